@@ -1,0 +1,35 @@
+/**
+ * UniPC (solver-math §2): UniP-p predictor with B(h) = −h (bh1) or expm1(−h) (bh2) and the UniC
+ * corrector reusing the next evaluation. Only the two fixed-½ cases depend on B(h): UniP-2 and UniC-1
+ * (a relaxation of the first derivative); solved orders are the exact λ-Lagrange rule.
+ */
+import * as OP from '../OrderPolicy.ts'
+import type { Prediction } from '../Parameterization.ts'
+import * as S from '../SolverSchedule.ts'
+import { checkNfe, first, gridOf, type Common } from './common.ts'
+
+export type Variant = 'bh1' | 'bh2'
+
+/** the relaxation that reproduces B(h) with the fixed ρ = ½ */
+const half = (v: Variant) => (v === 'bh1' ? 'unipc-bh1' : 'dpmsolver-2')
+
+/**
+ * UniPC-p: order_i = min(p, i+1, n−i) (warm-up and lower-order-final always); UniC on every step
+ * but the last (`finalCorrector` adds it there too, costing one more NFE).
+ */
+export const unipc = (
+  o: Common & { readonly variant: Variant; readonly order: number; readonly finalCorrector?: boolean; readonly prediction?: Prediction },
+): S.SolverSchedule => {
+  const fc = o.finalCorrector === true
+  checkNfe(o.nfe, fc ? 2 : 1)
+  const n = fc ? o.nfe - 1 : o.nfe
+  const p = o.prediction ?? 'data'
+  const orders = OP.orders(n)(OP.lowerOrderFinal()(OP.warmup(o.order)))
+  const steps = orders.map((k, i): S.StepDecision => {
+    const pred: S.StepDecision = k === 1 ? first(p) : k === 2 ? { prediction: p, order: 2, relaxation: half(o.variant) } : { prediction: p, order: k }
+    if (i === n - 1 && !fc) return pred
+    const corrector: S.Corrector = k === 1 ? { mode: 'pseudo', order: 2, relaxation: half(o.variant) } : { mode: 'pseudo', order: k + 1 }
+    return { ...pred, corrector }
+  })
+  return S.make(gridOf(o.grid ?? 'logSNR', n), steps, `unipc-${o.variant}-${o.order}${fc ? '-fc' : ''}`)
+}
