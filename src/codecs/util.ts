@@ -1,6 +1,7 @@
 /**
- * io-ts helpers: errors as values with a JSON path and a fix, and a closed-struct codec that rejects
- * unknown keys (io-ts `exact` only strips them).
+ * io-ts helpers: errors as values with a JSON path and a fix, a closed-struct codec that rejects
+ * unknown keys (io-ts `exact` only strips them), and primitive codecs whose names read as the fix
+ * (`got "2"; expected a positive integer`).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -16,18 +17,36 @@ export interface Issue {
   readonly message: string
 }
 
+/** the decoded type of a closed struct: required props, then optional ones (absent, never `undefined`) */
+export type ClosedOf<R extends t.Props, O extends t.Props> = { readonly [K in keyof R]: t.TypeOf<R[K]> } & {
+  readonly [K in keyof O]?: t.TypeOf<O[K]>
+}
+
 // -------------------------------------------------------------------------------------------------
 // utils
 // -------------------------------------------------------------------------------------------------
 
-/** `a.b[0].c` from an io-ts context */
+/** a plain JSON object (not null, not an array) */
+export const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  typeof u === 'object' && u !== null && !Array.isArray(u)
+
+/**
+ * `a.b[0].c` from an io-ts context; numeric keys that are not array indices (union and
+ * intersection branches, which pass the same value down) are dropped
+ */
 export const pathOf = (c: t.Context): string =>
   c
     .slice(1)
-    .filter((e, i, arr) => !(i > 0 && /^\d+$/.test(e.key) && arr[i - 1]!.type instanceof t.UnionType) && e.key !== '')
+    .filter((e, i, arr) => {
+      if (e.key === '') return false
+      if (i === 0 || !/^\d+$/.test(e.key)) return true
+      const prev = arr[i - 1]!
+      return !(prev.type instanceof t.UnionType || prev.type instanceof t.IntersectionType || prev.actual === e.actual)
+    })
     .reduce((acc, e) => (/^\d+$/.test(e.key) ? `${acc}[${e.key}]` : acc === '' ? e.key : `${acc}.${e.key}`), '')
 
-const show = (u: unknown): string => {
+/** a value as it appears in a message: JSON, cut at 60 characters */
+export const show = (u: unknown): string => {
   const s = JSON.stringify(u)
   return s === undefined ? String(u) : s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
@@ -58,31 +77,104 @@ export const decodeOrThrow = <A, O>(codec: t.Type<A, O, unknown>, what: string) 
     }),
   )
 
+/** Levenshtein distance (for "did you mean") */
+const distance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!
+      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1))
+      diag = up
+    }
+  }
+  return row[b.length]!
+}
+
+/** the closest allowed word within edit distance 2, if any */
+export const suggest = (word: string, allowed: ReadonlyArray<string>): string | undefined =>
+  allowed
+    .map((a) => [a, distance(word, a)] as const)
+    .filter(([, d]) => d <= Math.min(2, Math.max(1, Math.floor(word.length / 3))))
+    .sort((x, y) => x[1] - y[1])[0]?.[0]
+
 // -------------------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------------------
 
-/** a struct with required and optional props that rejects unknown keys, naming them and the allowed ones */
-export const closed = <R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) => {
-  const base = t.intersection([t.type(required), t.partial(optional)])
-  const allowed = [...Object.keys(required), ...Object.keys(optional)]
-  return new t.Type<t.TypeOf<typeof base>, t.OutputOf<typeof base>, unknown>(
-    name,
-    (u): u is t.TypeOf<typeof base> => base.is(u) && Object.keys(u as object).every((k) => allowed.includes(k)),
-    (u, c) => {
-      if (typeof u === 'object' && u !== null && !Array.isArray(u)) {
-        const unknown = Object.keys(u).filter((k) => !allowed.includes(k))
-        if (unknown.length > 0)
-          return t.failures(
-            unknown.map((k) => ({
-              value: (u as Record<string, unknown>)[k],
-              context: [...c, { key: k, type: t.never, actual: (u as Record<string, unknown>)[k] }],
-              message: `unknown key '${k}'; allowed keys here: ${allowed.join(', ')}`,
-            })),
-          )
+/** a primitive codec from a guard; its name is what the message says is expected */
+export const guard = <A>(name: string, is: (u: unknown) => u is A): t.Type<A, A, unknown> =>
+  new t.Type<A, A, unknown>(name, is, (u, c) => (is(u) ? t.success(u) : t.failure(u, c)), (a) => a)
+
+/** n ∈ ℤ, n ≥ 1 */
+export const positiveInt = guard('a positive integer', (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 1)
+/** n ∈ ℤ, n ≤ −1 */
+export const negativeInt = guard('a negative integer', (u): u is number => typeof u === 'number' && Number.isInteger(u) && u <= -1)
+/** x ∈ ℝ, finite */
+export const finiteNumber = guard('a finite number', (u): u is number => typeof u === 'number' && Number.isFinite(u))
+/** x ∈ ℝ, finite, x > 0 */
+export const positiveNumber = guard('a positive number', (u): u is number => typeof u === 'number' && Number.isFinite(u) && u > 0)
+/** true | false */
+export const bool = guard('true or false', (u): u is boolean => typeof u === 'boolean')
+/** any string */
+export const string = guard('a string', (u): u is string => typeof u === 'string')
+
+/** one of a fixed list of string literals: `expected one of a, b, c` */
+export const oneOf = <L extends string>(values: ReadonlyArray<L>): t.Type<L, L, unknown> =>
+  guard(`one of ${values.join(', ')}`, (u): u is L => typeof u === 'string' && values.some((v) => v === u))
+
+/**
+ * a struct with required and optional props that rejects unknown keys, naming them, the nearest
+ * allowed key and all allowed ones; decodes to an object holding only the known keys
+ * (`unknownKeys: 'strip'` drops them silently instead, to check the rest of a document anyway)
+ */
+export const closed = <R extends t.Props, O extends t.Props>(
+  name: string,
+  required: R,
+  optional: O,
+  unknownKeys: 'reject' | 'strip' = 'reject',
+): t.Type<ClosedOf<R, O>, unknown, unknown> => {
+  const req = Object.keys(required)
+  const opt = Object.keys(optional)
+  const allowed = [...req, ...opt]
+  const codecOf = (k: string): t.Mixed | undefined => required[k] ?? optional[k]
+  const expected = `${name} {${[...req, ...opt.map((k) => `${k}?`)].join(', ')}}`
+  const validate = (u: unknown, c: t.Context): t.Validation<ClosedOf<R, O>> => {
+    if (!isRecord(u)) return t.failure(u, c, `got ${show(u)}; expected ${expected}`)
+    const errors: t.ValidationError[] = []
+    const out: Record<string, unknown> = {}
+    for (const k of Object.keys(u)) {
+      if (allowed.includes(k) || unknownKeys === 'strip') continue
+      const near = suggest(k, allowed.filter((a) => !(a in u)))
+      errors.push({
+        value: u[k],
+        context: t.appendContext(c, k, t.never, u[k]),
+        message: `unknown key '${k}'; ${near === undefined ? 'remove it' : `did you mean '${near}'?`} (allowed keys here: ${allowed.join(', ')})`,
+      })
+    }
+    for (const k of allowed) {
+      const codec = codecOf(k)!
+      const v = u[k]
+      if (v === undefined) {
+        if (req.includes(k))
+          errors.push({ value: undefined, context: t.appendContext(c, k, codec, undefined), message: `missing required key '${k}'; expected ${codec.name}` })
+        continue
       }
-      return base.validate(u, c)
+      const r = codec.validate(v, t.appendContext(c, k, codec, v))
+      if (E.isLeft(r)) errors.push(...r.left)
+      else out[k] = r.right
+    }
+    // the keys and their types were checked one by one above
+    return errors.length > 0 ? t.failures(errors) : t.success(out as ClosedOf<R, O>)
+  }
+  return new t.Type<ClosedOf<R, O>, unknown, unknown>(
+    expected,
+    (u): u is ClosedOf<R, O> => E.isRight(validate(u, [])),
+    validate,
+    (a) => {
+      const rec: Readonly<Record<string, unknown>> = a
+      return Object.fromEntries(allowed.filter((k) => rec[k] !== undefined).map((k) => [k, codecOf(k)!.encode(rec[k])]))
     },
-    base.encode,
   )
 }

@@ -1,0 +1,245 @@
+/**
+ * The `stepwise` command line: golden, sample, explain, validate, solvers, compare.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as Golden from '../Golden.ts'
+import * as NS from '../NoiseSchedule.ts'
+import * as Prog from '../Program.ts'
+import * as S from '../SolverSchedule.ts'
+import * as Codec from '../codecs/SolverSchedule.ts'
+import * as Trace from '../interpreters/Trace.ts'
+import * as Solvers from '../solvers/index.ts'
+import type { GridKind } from '../solvers/common.ts'
+import * as IO from './io.ts'
+import * as Run from './runner.ts'
+
+// -------------------------------------------------------------------------------------------------
+// help
+// -------------------------------------------------------------------------------------------------
+
+const HELP: Record<string, string> = {
+  main: `stepwise — composable fast samplers for diffusion models
+
+usage: stepwise <command> [options]     (stepwise <command> --help for details)
+
+commands:
+  compare    the main job: named solvers at NFE 5/10/20 on built-in Gaussian mixtures vs the exact ODE endpoint, table + SVG
+  golden     run every run of a golden-format file with stepwise's own solvers and compare
+  sample     run a schedule document on a problem and start points
+  explain    print a schedule's steps as linear combinations with their coefficients
+  validate   check a schedule document (errors name the JSON path and the fix)
+  solvers    list the named solvers, or print one's schedule document`,
+  golden: `usage: stepwise golden FILE [--interpreter float64|tfjs] [--backend wasm|cpu] [--out OUT.json] [--only SUBSTRING]
+
+Runs every run of a golden-format file (diffusion-sampler-golden/v1) with stepwise's own solvers
+(family + params mapped to stepwise constructors; the reference x0 is only compared against), on all
+N rows of x_T. Prints: id, NFE, max |Δ| vs the reference rows, mean L2 vs ground_truth.x_0 (and the
+reference's own mean L2). --out writes {"format":"stepwise-golden-out/v1","runs":[{"id","nfe","x0"}]}.`,
+  sample: `usage: stepwise sample --problem P.json (--schedule S.json | --solver ID --nfe N [--grid G]) --xT X.json --out OUT.json
+                       [--interpreter float64|tfjs] [--backend wasm|cpu]
+
+P.json: at least {"problem", "schedule"} in the golden format (other keys ignored).
+S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.`,
+  explain: `usage: stepwise explain S.json [--problem P.json]
+
+Prints each step of the schedule as a linear combination with its coefficients, resolved against the
+noise schedule of P.json (default: VP linear β 0.1–20, T = 1, t_0 = 1e-3).`,
+  validate: `usage: stepwise validate S.json
+
+Checks a schedule document; prints every issue as 'path: message' and exits 1 if there is any.`,
+  solvers: `usage: stepwise solvers                                  list the named solvers
+       stepwise solvers --show ID --nfe N [--grid time_uniform|logSNR|time_quadratic|karras] [--set key=value …]
+                                                         print that solver's schedule document`,
+  compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]`,
+}
+
+const helpFor = (cmd: string, args: ReadonlyArray<string>): boolean => {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP[cmd] ?? HELP['main'])
+    return true
+  }
+  return false
+}
+
+// -------------------------------------------------------------------------------------------------
+// shared
+// -------------------------------------------------------------------------------------------------
+
+const gridKindOf = (s: string | undefined): GridKind | undefined => {
+  if (s === undefined) return undefined
+  if (s === 'quadratic') return 'time_quadratic'
+  if (s === 'time_uniform' || s === 'logSNR' || s === 'time_quadratic' || s === 'karras') return s
+  throw IO.usage(`--grid: expected time_uniform, logSNR, quadratic (time_quadratic) or karras; got '${s}'`)
+}
+
+const setsOf = (a: IO.Args, named: Solvers.Named): Readonly<Record<string, string>> => {
+  const out: Record<string, string> = {}
+  for (const kv of IO.all(a, 'set')) {
+    const eq = kv.indexOf('=')
+    if (eq <= 0) throw IO.usage(`--set expects key=value, got '${kv}'`)
+    const k = kv.slice(0, eq)
+    if (!(k in named.params))
+      throw IO.usage(`--set ${k}: ${named.id} has ${Object.keys(named.params).length === 0 ? 'no parameters' : `parameters ${Object.keys(named.params).join(', ')}`}`)
+    out[k] = kv.slice(eq + 1)
+  }
+  return out
+}
+
+const namedSchedule = (a: IO.Args): S.SolverSchedule => {
+  const id = IO.need(a, 'solver')
+  const named = Solvers.byId(id)
+  if (named === undefined) throw IO.usage(`unknown solver '${id}'; see 'stepwise solvers' (e.g. ${Solvers.all.slice(0, 4).map((n) => n.id).join(', ')})`)
+  const grid = gridKindOf(IO.get(a, 'grid'))
+  return named.build({ nfe: IO.int(a, 'nfe'), ...(grid === undefined ? {} : { grid }), set: setsOf(a, named) })
+}
+
+/** read and decode a schedule document, or throw with every issue listed */
+const readSchedule = (file: string): S.SolverSchedule => {
+  const u = IO.readJson(file)
+  const d = Codec.decode(u)
+  if (E.isLeft(d)) throw new Error(`${file} is not a valid schedule document:\n${Codec.format(d.left)}`)
+  return d.right
+}
+
+const fmtE = (v: number): string => v.toExponential(2)
+
+// -------------------------------------------------------------------------------------------------
+// commands
+// -------------------------------------------------------------------------------------------------
+
+const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const a = IO.parse(argv, ['interpreter', 'backend', 'out', 'only'])
+  const file = a.positional[0]
+  if (file === undefined) throw IO.usage('golden needs a FILE (a diffusion-sampler-golden/v1 JSON)')
+  const g = Golden.decodeGolden(IO.readJson(file))
+  const ns = Golden.noiseSchedule(g)
+  const interp = Run.interpreterOf(IO.get(a, 'interpreter'))
+  const run = await Run.runner(interp, Run.backendOf(IO.get(a, 'backend')))
+  const xT = Golden.flatten(g.x_T.data)
+  const only = IO.get(a, 'only')
+  const out: { id: string; nfe: number; x0: number[][] }[] = []
+  let failures = 0
+  let worst = 0
+  console.log(`${'id'.padEnd(52)} ${'nfe'.padStart(3)} ${'max|Δ| ref'.padStart(10)} ${'meanL2 gt'.padStart(10)} ${'ref meanL2'.padStart(10)}`)
+  for (const r of g.runs) {
+    if (only !== undefined && !r.id.includes(only)) continue
+    try {
+      const p = Prog.compile(ns, 'eps')(Golden.scheduleOf(r))
+      const res = await run(p, g.problem, xT)
+      const y = Golden.rows(res.x, g.problem.D)
+      const d = r.x0 === undefined ? NaN : Golden.maxAbs(y, r.x0)
+      if (Number.isFinite(d)) worst = Math.max(worst, d)
+      const ml2 = g.ground_truth === undefined ? NaN : Golden.meanL2(y, g.ground_truth.x_0)
+      console.log(
+        `${r.id.padEnd(52)} ${String(res.nfe).padStart(3)} ${fmtE(d).padStart(10)} ${fmtE(ml2).padStart(10)} ${(r.err === undefined ? '' : fmtE(r.err.mean_l2)).padStart(10)}${res.nfe !== r.nfe ? `  (reference nfe ${r.nfe})` : ''}`,
+      )
+      out.push({ id: r.id, nfe: res.nfe, x0: y })
+    } catch (e) {
+      failures++
+      console.log(`${r.id.padEnd(52)} error: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+  console.log(`${out.length} runs (${interp}), worst max|Δ| vs reference ${fmtE(worst)}${failures > 0 ? `, ${failures} failed` : ''}`)
+  const o = IO.get(a, 'out')
+  if (o !== undefined) IO.writeAtomic(o, JSON.stringify({ format: 'stepwise-golden-out/v1', runs: out }))
+  return failures > 0 ? 1 : 0
+}
+
+const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend'])
+  const pf = Golden.decodeProblem(IO.readJson(IO.need(a, 'problem')))
+  const sfile = IO.get(a, 'schedule')
+  if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
+  const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
+  const xfile = IO.need(a, 'xT')
+  const xu = IO.readJson(xfile)
+  const data = typeof xu === 'object' && xu !== null && 'data' in xu ? (xu as { data: unknown }).data : undefined
+  const D = pf.problem.D
+  if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.length === D && row.every((v) => typeof v === 'number' && Number.isFinite(v))))
+    throw new Error(`${xfile}: expected {"data": number[][]} with rows of length D = ${D} and finite numbers`)
+  const ns = Golden.noiseSchedule(pf)
+  const p = Prog.compile(ns, 'eps')(schedule)
+  const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
+  const res = await run(p, pf.problem, Golden.flatten(data as number[][]))
+  const out = IO.need(a, 'out')
+  IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
+  console.log(`wrote ${out}: ${data.length} rows, NFE ${res.nfe}`)
+  return 0
+}
+
+const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const a = IO.parse(argv, ['problem'])
+  const file = a.positional[0]
+  if (file === undefined) throw IO.usage('explain needs a schedule document S.json')
+  const s = readSchedule(file)
+  const pfile = IO.get(a, 'problem')
+  const ns = pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile)))
+  console.log(`noise schedule: ${ns.name}, T = ${ns.T}, t_0 = ${ns.t0}`)
+  console.log(Trace.explain(Prog.compile(ns, 'eps')(s)))
+  return 0
+}
+
+const validate = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const a = IO.parse(argv, [])
+  const file = a.positional[0]
+  if (file === undefined) throw IO.usage('validate needs a schedule document S.json')
+  const u = IO.readJson(file)
+  const d = Codec.decode(u)
+  if (E.isLeft(d)) {
+    console.log(`${file}: ${d.left.length} issue${d.left.length === 1 ? '' : 's'}\n${Codec.format(d.left)}`)
+    return 1
+  }
+  console.log(`${file}: ok — ${d.right.name ?? 'schedule'}, ${d.right.steps.length} steps, NFE ${S.nfe(d.right)}`)
+  return 0
+}
+
+const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const a = IO.parse(argv, ['show', 'nfe', 'grid', 'set'])
+  const id = IO.get(a, 'show')
+  if (id === undefined) {
+    console.log(`${'id'.padEnd(16)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} label${' '.repeat(40)}parameters`)
+    for (const n of Solvers.all)
+      console.log(`${n.id.padEnd(16)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(45)}${Object.keys(n.params).join(', ')}`)
+    return 0
+  }
+  const withSolver: IO.Args = { ...a, flags: new Map([...a.flags, ['solver', [id]]]) }
+  console.log(JSON.stringify(Codec.encode(namedSchedule(withSolver)), null, 2))
+  return 0
+}
+
+const compare = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const C = await import('./compare.ts')
+  return C.main(argv)
+}
+
+const COMMANDS: Record<string, (argv: ReadonlyArray<string>) => Promise<number>> = { golden, sample, explain, validate, solvers, compare }
+
+// -------------------------------------------------------------------------------------------------
+// main
+// -------------------------------------------------------------------------------------------------
+
+/** run the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage) */
+export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const [cmd, ...rest] = argv
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(HELP['main'])
+    return cmd === undefined ? 2 : 0
+  }
+  const f = COMMANDS[cmd]
+  if (f === undefined) {
+    console.error(`stepwise: unknown command '${cmd}'\n\n${HELP['main']}`)
+    return 2
+  }
+  if (helpFor(cmd, rest)) return 0
+  try {
+    return await f(rest)
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e)
+    console.error(`stepwise ${cmd}: ${msg}`)
+    if (typeof e === 'object' && e !== null && 'usage' in e) {
+      console.error(`\n${HELP[cmd]}`)
+      return 2
+    }
+    return 1
+  }
+}
