@@ -79,6 +79,41 @@ const startPoints = (B: number, D: number, seed: number, ns: NS.NoiseSchedule, m
   return Gmm.normals(B * D, seed).map((z) => a * mu + sd * z)
 }
 
+/** n-point Gauss–Legendre nodes and weights on [−1, 1] (Newton on the Legendre recurrence) */
+export const gaussLegendre = (n: number): { readonly x: ReadonlyArray<number>; readonly w: ReadonlyArray<number> } => {
+  const legendre = (x: number): readonly [number, number] => {
+    let p0 = 1
+    let p1 = x
+    for (let j = 2; j <= n; j++) [p0, p1] = [p1, ((2 * j - 1) * x * p1 - (j - 1) * p0) / j]
+    return [p1, (n * (x * p1 - p0)) / (x * x - 1)]
+  }
+  const nodes = Array.from({ length: n }, (_, i) => {
+    let x = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5))
+    for (let it = 0; it < 100; it++) {
+      const [p, dp] = legendre(x)
+      const dx = p / dp
+      x -= dx
+      if (Math.abs(dx) < 1e-16) break
+    }
+    const dp = legendre(x)[1]
+    return { x, w: 2 / ((1 - x * x) * dp * dp) }
+  })
+  return { x: nodes.map((q) => q.x), w: nodes.map((q) => q.w) }
+}
+
+const GL20 = gaussLegendre(20)
+
+/** ∫_a^b f by composite 20-point Gauss–Legendre over `panels` equal panels (independent of Rule.integrate) */
+export const quad = (f: (x: number) => number, a: number, b: number, panels = 8): number => {
+  const w = (b - a) / panels
+  let sum = 0
+  for (let p = 0; p < panels; p++) {
+    const mid = a + w * (p + 0.5)
+    for (let i = 0; i < 20; i++) sum += GL20.w[i]! * f(mid + (w / 2) * GL20.x[i]!)
+  }
+  return (sum * w) / 2
+}
+
 // -------------------------------------------------------------------------------------------------
 // constructors: problems and models
 // -------------------------------------------------------------------------------------------------
@@ -171,8 +206,8 @@ export const runOn = (ns: NS.NoiseSchedule, gmm: Gmm.Gmm, param: P.Parameterizat
 // destructors: errors and slopes
 // -------------------------------------------------------------------------------------------------
 
-/** max abs error of the Float64 endpoint vs the problem's exact (or reference) endpoint, and the NFE used */
-export const errorOf = (
+/** the NFE counted by the Float64 interpreter and the max abs error of its endpoint vs the problem's endpoint */
+export const sampleOf = (
   schedule: S.SolverSchedule,
   problem: Problem,
   ns: NS.NoiseSchedule,
@@ -183,6 +218,10 @@ export const errorOf = (
   const exact = problem.endpoint(ns, prog.points[0]!.t, prog.points[prog.points.length - 1]!.t)
   return { nfe: r.nfe, err: maxAbs(r.x, exact) }
 }
+
+/** max abs error of the Float64 endpoint vs the problem's exact (Gaussian) or fine-solve (mixture) endpoint */
+export const errorOf = (schedule: S.SolverSchedule, problem: Problem, ns: NS.NoiseSchedule, param: P.Parameterization = 'eps'): number =>
+  sampleOf(schedule, problem, ns, param).err
 
 /**
  * least-squares order = −slope of log err against log NFE over the samples with err ≥ `floor`

@@ -179,7 +179,8 @@ export const compile = (ns: NS.NoiseSchedule, param: P.Parameterization = 'eps')
   })
   if (s.options?.denoiseToZero === true) {
     const last = points.length - 1
-    if (!fresh) evalAt(s.steps.length, last)
+    // always a fresh evaluation: after a pseudo corrector the stored output belongs to the uncorrected x
+    evalAt(s.steps.length, last)
     const a = P.toPrediction(param, 'data')(points[last]!)
     const id = entry(last)
     const terms: Term[] = []

@@ -34,7 +34,7 @@ export type Variant = 'fused' | 'addN' | 'chain'
 
 /** run options */
 export interface Options {
-  /** read back Σx after every combine and stop with the step index if it is not finite (default true) */
+  /** after every combine, test Σx (free with 'fused', else one reduction read back) and stop with the step index if it is not finite (default true) */
   readonly check?: boolean
   /** lincomb variant (default: `bestVariant()` for the active backend) */
   readonly lincomb?: Variant
@@ -50,13 +50,14 @@ export interface Options {
 export const init = async (backend: Backend = 'wasm'): Promise<void> => {
   if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm')
   const ok = await tf.setBackend(backend).catch((e: unknown) => (e instanceof Error ? e.message : String(e)))
+  const why = typeof ok === 'string' ? ok : ok ? 'tfjs switched to another backend' : 'its initialization failed'
   await tf.ready()
   const b = tf.backend()
   if (isWasm(b)) await prepareSimd(memoryOf(b))
   const active = tf.getBackend()
   if (active !== backend)
     throw new Error(
-      `Tfjs.init: tfjs backend '${backend}' is not available (${ok === false ? 'its initialization failed' : ok}); tfjs is on '${active}'. ` +
+      `Tfjs.init: tfjs backend '${backend}' is not available (${why}); tfjs is on '${active}'. ` +
         `Registered: ${Object.keys(tf.engine().registryFactory).join(', ')}. ` +
         (backend === 'webgpu'
           ? "import '@tensorflow/tfjs-backend-webgpu' first (browser with WebGPU)"
@@ -80,33 +81,59 @@ const KERNEL = 'StepwiseLincomb'
 
 type Terms = ReadonlyArray<readonly [number, tf.Tensor2D]>
 
+const NONE = new Float64Array(0)
+
+/** acc[k] ← (add ? acc[k] + c_j·v_j[k] : c_j·v_j[k]) + c_{j+1}·v_{j+1}[k] + … (4 terms from j, float64) */
+const into4 = (acc: Float64Array, add: boolean, from: number, c: ReadonlyArray<number>, v: ReadonlyArray<Float32Array>, j: number): void => {
+  const [a, b, d, e] = [v[j]!, v[j + 1]!, v[j + 2]!, v[j + 3]!]
+  const [ca, cb, cd, ce] = [c[j]!, c[j + 1]!, c[j + 2]!, c[j + 3]!]
+  for (let k = from; k < acc.length; k++) acc[k] = (add ? acc[k]! + ca * a[k]! : ca * a[k]!) + cb * b[k]! + cd * d[k]! + ce * e[k]!
+}
+
+/** o[k] ← fround((add ? acc[k] + c_j·v_j[k] : c_j·v_j[k]) + …) over the 1–4 terms from j; returns Σₖ o[k] */
+const last = (o: Float32Array, acc: Float64Array, add: boolean, from: number, c: ReadonlyArray<number>, v: ReadonlyArray<Float32Array>, j: number): number => {
+  const n = o.length
+  const [a, b, d, e] = [v[j]!, v[j + 1]!, v[j + 2]!, v[j + 3]!]
+  const [ca, cb, cd, ce] = [c[j]!, c[j + 1]!, c[j + 2]!, c[j + 3]!]
+  let sum = 0
+  switch (v.length - j) {
+    case 1:
+      for (let k = from; k < n; k++) {
+        o[k] = add ? acc[k]! + ca * a[k]! : ca * a[k]!
+        sum += o[k]! // the stored float32: overflow to ±∞ counts
+      }
+      return sum
+    case 2:
+      for (let k = from; k < n; k++) {
+        o[k] = (add ? acc[k]! + ca * a[k]! : ca * a[k]!) + cb * b[k]!
+        sum += o[k]! // the stored float32: overflow to ±∞ counts
+      }
+      return sum
+    case 3:
+      for (let k = from; k < n; k++) {
+        o[k] = (add ? acc[k]! + ca * a[k]! : ca * a[k]!) + cb * b[k]! + cd * d[k]!
+        sum += o[k]! // the stored float32: overflow to ±∞ counts
+      }
+      return sum
+    default:
+      for (let k = from; k < n; k++) {
+        o[k] = (add ? acc[k]! + ca * a[k]! : ca * a[k]!) + cb * b[k]! + cd * d[k]! + ce * e[k]!
+        sum += o[k]! // the stored float32: overflow to ±∞ counts
+      }
+      return sum
+  }
+}
+
 /**
- * o[k] = fround(((c₀v₀[k] + c₁v₁[k]) + …)) accumulated in float64 (unrolled up to 4 terms, then in
- * chunks of 4 through a float64 scratch); returns Σₖ o[k] (non-finite iff some o[k] is, or on overflow)
+ * o[k] = fround(((c₀v₀[k] + c₁v₁[k]) + …)) for k ≥ from, accumulated in float64 (through a float64
+ * scratch beyond 4 terms); returns Σₖ o[k], non-finite iff some o[k] is (or the float64 sum overflows)
  */
 const fill = (o: Float32Array, c: ReadonlyArray<number>, v: ReadonlyArray<Float32Array>, from = 0): number => {
-  const n = o.length
-  const m = v.length
-  const acc = m > 4 ? new Float64Array(n) : undefined
-  let sum = 0
-  for (let j = 0; j < m; j += 4) {
-    const [a, b, d, e] = [v[j]!, v[j + 1] ?? v[j]!, v[j + 2] ?? v[j]!, v[j + 3] ?? v[j]!]
-    const [ca, cb, cd, ce] = [c[j]!, c[j + 1] ?? 0, c[j + 2] ?? 0, c[j + 3] ?? 0]
-    const w = Math.min(4, m - j)
-    const last = j + 4 >= m
-    for (let k = from; k < n; k++) {
-      let s = acc === undefined || j === 0 ? ca * a[k]! : acc[k]! + ca * a[k]!
-      if (w > 1) s += cb * b[k]!
-      if (w > 2) s += cd * d[k]!
-      if (w > 3) s += ce * e[k]!
-      if (!last) acc![k] = s
-      else {
-        o[k] = s
-        sum += o[k]!
-      }
-    }
-  }
-  return sum
+  if (v.length <= 4) return last(o, NONE, false, from, c, v, 0)
+  const acc = new Float64Array(o.length)
+  let j = 0
+  for (; v.length - j > 4; j += 4) into4(acc, j > 0, from, c, v, j)
+  return last(o, acc, true, from, c, v, j)
 }
 
 /** LEB128 (unsigned) */
@@ -367,7 +394,10 @@ const held = (s: Prog.State<tf.Tensor2D>): Set<tf.Tensor2D> => {
 // instances
 // -------------------------------------------------------------------------------------------------
 
-/** the Tfjs environment over a model: lincomb by `variant`, release = dispose, Σx check unless `check: false` */
+/**
+ * the Tfjs environment over a model: lincomb by `variant`, release = dispose, the Σx check after each
+ * combine unless `check: false` (model outputs are not checked: a non-finite output reaches the next combine)
+ */
 export const env = (model: Model, opts: Pick<Options, 'check' | 'lincomb'> = {}): Prog.Env<tf.Tensor2D> => ({
   lincomb: lincomb(opts.lincomb ?? bestVariant()),
   model,

@@ -73,10 +73,15 @@ const singlestep = (id: string, label: string, prediction: 'noise' | 'data', ord
   build: (o) => Dpm.singlestep({ nfe: o.nfe, ...g(o), prediction, order }),
 })
 
+/**
+ * UniPC as the reference builds it lowers the order at the end and skips the corrector at the last
+ * step, so its last step is DDIM (local O(h²)): global order 2 whatever p (measured, laws/convergence);
+ * with finalCorrector the last step is UniP-1 + UniC-1 and the rate is min(p + 1, 3)
+ */
 const unipc = (variant: U.Variant, order: number): Named => ({
   id: `unipc-${variant}-${order}`,
   label: `UniPC-${order} ${variant}`,
-  order: order + 1,
+  order: 2,
   defaultGrid: 'logSNR',
   params: { finalCorrector },
   build: (o) => U.unipc({ nfe: o.nfe, ...g(o), variant, order, finalCorrector: o.set?.['finalCorrector'] === 'true' }),
