@@ -197,9 +197,10 @@ const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
   const a = IO.parse(argv, ['show', 'nfe', 'grid', 'set'])
   const id = IO.get(a, 'show')
   if (id === undefined) {
-    console.log(`${'id'.padEnd(16)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} label${' '.repeat(40)}parameters`)
+    const w = Math.max(...Solvers.all.map((n) => n.label.length)) + 2
+    console.log(`${'id'.padEnd(16)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} ${'label'.padEnd(w)}parameters (--set key=value)`)
     for (const n of Solvers.all)
-      console.log(`${n.id.padEnd(16)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(45)}${Object.keys(n.params).join(', ')}`)
+      console.log(`${n.id.padEnd(16)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(w)}${Object.keys(n.params).join(', ')}`)
     return 0
   }
   const withSolver: IO.Args = { ...a, flags: new Map([...a.flags, ['solver', [id]]]) }
