@@ -75,7 +75,11 @@ const mode = (xs: ReadonlyArray<number>): number => {
 /** distinct tensors a combine reads (what the interpreter's lincomb merges to) */
 const distinct = (ins: Prog.Instr, entries: ReadonlyMap<number, { x: number; xe: number }>): number => {
   if (ins.op !== 'combine') return 0
-  return new Set(ins.terms.filter(([c]) => c !== 0).map(([, r]) => (r.kind === 'out' ? `o${r.id}` : `x${r.kind === 'xe' ? entries.get(r.id)?.xe : entries.get(r.id)?.x}`))).size
+  return new Set(
+    ins.terms
+      .filter(([c]) => c !== 0)
+      .map(([, r]) => (!('id' in r) ? r.kind : r.kind === 'out' ? `o${r.id}` : `x${r.kind === 'xe' ? entries.get(r.id)?.xe : entries.get(r.id)?.x}`)),
+  ).size
 }
 
 /** the term count of every combine: replays which x each entry holds (x and xe coincide until a commit) */

@@ -17,6 +17,8 @@ export interface NoiseSchedule {
   readonly sigma: (t: number) => number
   readonly lambda: (t: number) => number
   readonly tOfLambda: (lambda: number) => number
+  /** mean-reverting (MR-SDE, §10): x_t = α_t·x0 + (1 − α_t)·μ + σ_t·ε with a condition μ; the solvers act on y = x − μ */
+  readonly meanReverting?: boolean
 }
 
 /** A resolved time point: everything a coefficient rule needs about t. */

@@ -32,6 +32,10 @@ export interface Rule {
   readonly halveSecondDerivative: boolean
   /** 'ab' basis only: use Adams–Moulton (the target is the first node) instead of Adams–Bashforth */
   readonly implicit: boolean
+  /** SDE noise η ≥ 0 (data form): the kernel exponent becomes (1+η)h and x_s is damped by e^{−ηh}; 0 = ODE */
+  readonly eta?: number
+  /** GHVB's β for the 'ab' basis: generalized Adams–Bashforth weights P_k(·; β) (1 = plain AB) */
+  readonly abBeta?: number
 }
 
 /** x_t = onStart·x_s + Σ_j onNodes[j]·m_j */
@@ -147,6 +151,15 @@ export const adamsMoulton: ReadonlyArray<ReadonlyArray<number>> = [
   [9 / 24, 19 / 24, -5 / 24, 1 / 24],
 ]
 
+/** GHVB's generalized Adams–Bashforth weights P_k(y; b), newest first (b = 1: AB1..AB5), solver-math §5.2 */
+export const generalizedAB = (b: number): ReadonlyArray<ReadonlyArray<number>> => [
+  [1],
+  [(2 + b) / (2 * b), -(2 - b) / (2 * b)],
+  [(18 + 5 * b) / (12 * b), -(24 - 8 * b) / (12 * b), (6 - b) / (12 * b)],
+  [(46 + 9 * b) / (24 * b), -(78 - 19 * b) / (24 * b), (42 - 5 * b) / (24 * b), -(10 - b) / (24 * b)],
+  [(1650 + 251 * b) / (720 * b), -(3420 - 646 * b) / (720 * b), (2880 - 264 * b) / (720 * b), -(1380 - 106 * b) / (720 * b), (270 - 19 * b) / (720 * b)],
+]
+
 /** relaxation factor f(h'): dpmsolver-2 φ₁/(2φ₂); unipc-bh1 1/(2φ₂); 0.5exp 1 + ½expm1(h'); −0.5exp 1 − ½expm1(h'); linear 1 + c·h */
 export const relaxationFactor = (r: Relaxation, hh: number, h: number): number => {
   if (typeof r === 'object') return 1 + r.linear * h
@@ -180,14 +193,16 @@ export const coefficients = (ns: NoiseSchedule, rule: Rule) => (
   nodes: ReadonlyArray<Point>,
 ): Coefficients => {
   const data = rule.prediction === 'data'
+  const eta = data ? (rule.eta ?? 0) : 0
   const h = target.lambda - start.lambda
-  const hh = data ? -h : h
+  const hh = data ? -(1 + eta) * h : h
   const gamma = data ? target.alpha : target.sigma
-  const onStart = data ? target.sigma / start.sigma : target.alpha / start.alpha
+  const onStart = data ? (target.sigma / start.sigma) * (eta === 0 ? 1 : Math.exp(-eta * h)) : target.alpha / start.alpha
   const n = nodes.length
   switch (rule.basis) {
     case 'ab': {
-      const table = rule.implicit ? adamsMoulton : adamsBashforth
+      const b = rule.abBeta ?? 1
+      const table = rule.implicit ? adamsMoulton : b === 1 ? adamsBashforth : generalizedAB(b)
       const w = table[n - 1]
       if (w === undefined) throw new Error(`no ${rule.implicit ? 'Adams–Moulton' : 'Adams–Bashforth'} weights of order ${n}`)
       const base = -gamma * Math.expm1(hh)

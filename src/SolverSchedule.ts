@@ -32,6 +32,46 @@ export interface Corrector {
 }
 
 /**
+ * Noise injection (§11): 'sde' is the SDE-DPM-Solver++ family (data prediction, any order):
+ * x_t = (σ_t/σ_s)e^{−ηh}x_s + α_t(1+η)∫e^{−(1+η)(λ_t−λ)}x̂0 dλ + σ_t·sqrt(1 − e^{−2ηh})·z;
+ * 'ddim' (Song's η) and 'ancestral' (k-diffusion's σ_up, capped at σ_t) are first-order:
+ * x_t = α_t·x0 + sqrt(σ_t² − s²)·ε̂ + s·z with s = η·σ_t·sqrt(1 − e^{−2h}). η = 0 is the ODE step.
+ */
+export interface Noise {
+  readonly level: 'sde' | 'ddim' | 'ancestral'
+  readonly eta: number
+  /** multiplies the injected noise (k-diffusion s_noise), default 1 */
+  readonly sNoise?: number
+}
+
+/** EDM churn: before the step, raise σ̄ to σ̂ = σ̄·(1 + γ) by adding sqrt(σ̂² − σ̄²)·sNoise·z (in x/α units) */
+export interface Churn {
+  readonly gamma: number
+  readonly sNoise?: number
+}
+
+/**
+ * Momentum (§5) on the step's direction d = Σcⱼmⱼ/Σcⱼ: heavy ball v ← (1−β)v + βd, x = A·x_s + B·v;
+ * Nesterov x = A·x_s + B·((1−β)v + βd); GHVB keeps vₙ = (1−β)vₙ₋₁ + β·mₙ per point and applies the
+ * rule to the v's (generalized AB weights P_k(·; β) for 'ab', an EMA-lag term for λ rules). β = 1 is the base step.
+ */
+export interface Momentum {
+  readonly kind: 'hb' | 'nt' | 'ghvb'
+  readonly beta: number
+}
+
+/**
+ * Time-shift (TS-DPM, §6): per sample, the step's target moves to the time t̂ within ±⌊window/2⌋/scale
+ * of the nominal target whose σ² is closest to the sample's variance, while the nominal target is
+ * above cutoff/scale (scale 1000: the integer DDPM time). window 1 is the base step.
+ */
+export interface TimeShift {
+  readonly window: number
+  readonly cutoff: number
+  readonly scale?: number
+}
+
+/**
  * One step from the current grid point to the next. History index −1 is the current point, −2
  * the one before, … (one entry per visited grid point).
  */
@@ -50,6 +90,10 @@ export interface StepDecision {
   /** parity with the reference 3M: halve the second-derivative term */
   readonly halveSecondDerivative?: boolean
   readonly corrector?: Corrector
+  readonly noise?: Noise
+  readonly churn?: Churn
+  readonly momentum?: Momentum
+  readonly timeShift?: TimeShift
 }
 
 /** global options */

@@ -90,6 +90,20 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
     { order: U.positiveInt, nodes: Indices, basis: Basis, relaxation: RelaxationC },
   )
 
+  const nonNeg = U.guard<number>('a non-negative number', (n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)
+  const NoiseC = closed(
+    'noise injection',
+    { level: U.oneOf<'sde' | 'ddim' | 'ancestral'>(['sde', 'ddim', 'ancestral']), eta: nonNeg },
+    { sNoise: nonNeg },
+  )
+  const ChurnC = closed('EDM churn', { gamma: nonNeg }, { sNoise: nonNeg })
+  const MomentumC = closed(
+    'momentum',
+    { kind: U.oneOf<'hb' | 'nt' | 'ghvb'>(['hb', 'nt', 'ghvb']), beta: U.positiveNumber },
+    {},
+  )
+  const TimeShiftC = closed('a time shift', { window: U.positiveInt, cutoff: nonNeg }, { scale: U.positiveNumber })
+
   const StepC = closed(
     'a step',
     { prediction: U.oneOf<'noise' | 'data'>(['noise', 'data']), order: U.positiveInt },
@@ -100,6 +114,10 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
       relaxation: RelaxationC,
       halveSecondDerivative: U.bool,
       corrector: CorrectorC,
+      noise: NoiseC,
+      churn: ChurnC,
+      momentum: MomentumC,
+      timeShift: TimeShiftC,
     },
   )
 
@@ -242,7 +260,50 @@ const checkStep = (d: S.StepDecision, i: number): Issues => {
     ...checkRelaxation(`${p}.relaxation`, d.relaxation, basis, 'basis'),
     ...halve,
     ...(d.corrector === undefined || !orderOk ? [] : checkCorrector(d, d.corrector, i)),
+    ...checkExtensions(d, i),
   ]
+}
+
+/** noise, momentum and time-shift: where each is defined, and what it cannot be combined with */
+const checkExtensions = (d: S.StepDecision, i: number): Issues => {
+  const p = `steps[${i}]`
+  const basis = basisOf(d.basis)
+  const n = d.noise
+  const m = d.momentum
+  const ts = d.timeShift
+  const noise: Issues =
+    n === undefined
+      ? []
+      : n.level === 'sde'
+        ? [
+            ...when(d.prediction !== 'data', `${p}.noise.level`, () => `noise level sde is defined for data prediction (prediction is noise); set prediction to data or use level ddim`),
+            ...when(basis !== 'lambda', `${p}.noise.level`, () => `noise level sde needs basis lambda (basis is ${basis}); remove basis or use level ddim with order 1`),
+          ]
+        : [
+            ...when(d.order !== 1, `${p}.noise.level`, () => `noise level ${n.level} is a first-order step (order is ${d.order}); set order to 1 or use level sde (data prediction)`),
+            ...when(d.corrector !== undefined, `${p}.corrector`, () => `a corrector cannot follow a ${n.level} noise step; remove the corrector`),
+          ]
+  const mom: Issues =
+    m === undefined
+      ? []
+      : [
+          ...when(!(m.beta > 0 && m.beta <= 1), `${p}.momentum.beta`, () => `β = ${m.beta} is outside (0, 1]; β = 1 is the base step, smaller β is more momentum`),
+          ...when(m.kind === 'ghvb' && basis !== 'ab' && d.order > 2, `${p}.momentum`, () =>
+            `GHVB on basis ${basis} is defined up to order 2 (order is ${d.order}); lower the order or use basis ab`,
+          ),
+          ...when(d.corrector !== undefined, `${p}.corrector`, () => 'a corrector cannot be combined with momentum; remove one of them'),
+          ...when(d.start !== undefined && d.start !== -1, `${p}.start`, () => 'momentum needs a multistep step (start −1); remove start or the momentum'),
+          ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `momentum cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
+        ]
+  const shift: Issues =
+    ts === undefined
+      ? []
+      : [
+          ...when(d.corrector !== undefined, `${p}.corrector`, () => 'a corrector cannot follow a time-shifted step (its target differs per sample); remove the corrector or the time shift'),
+          ...when(m !== undefined, `${p}.momentum`, () => 'momentum cannot be combined with a time shift; remove one of them'),
+          ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `a time shift cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
+        ]
+  return [...noise, ...mom, ...shift]
 }
 
 /** a corrector at step i: its history has i + 2 points (the new one is −1) */

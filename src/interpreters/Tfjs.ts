@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { Point } from '../NoiseSchedule.ts'
+import * as Noise from '../Noise.ts'
 import * as Prog from '../Program.ts'
 import { stepError } from './Float64.ts'
 
@@ -40,6 +41,11 @@ export interface Options {
   readonly lincomb?: Variant
   /** called after instruction `index` once its releases are done (memory laws, profiling) */
   readonly observe?: (index: number, ins: Prog.Instr) => void
+  /** noise seed (stochastic steps) and the sample index of the first row (batch-invariant noise) */
+  readonly seed?: number
+  readonly rowOffset?: number
+  /** the mean-reverting condition μ [B, D] (mean-reverting schedules); the caller keeps ownership */
+  readonly mu?: tf.Tensor2D
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -383,12 +389,54 @@ const check = (x: tf.Tensor2D, step: number, role: string): void => {
     throw stepError(step, `the ${role} produced ${v[k]} at element ${k}; the model or the step coefficients are not finite here (try a lower order or a grid that avoids this time)`)
 }
 
-/** every tensor a state holds: x and each entry's x, xe, out */
+/** every tensor a state holds: x, the registers, and each entry's x, xe, out, vel */
 const held = (s: Prog.State<tf.Tensor2D>): Set<tf.Tensor2D> => {
   const h = new Set<tf.Tensor2D>([s.x])
-  for (const e of s.entries.values()) h.add(e.x).add(e.xe).add(e.out)
+  for (const v of s.regs?.values() ?? []) h.add(v)
+  for (const e of s.entries.values()) {
+    h.add(e.x).add(e.xe).add(e.out)
+    if (e.vel !== undefined) h.add(e.vel)
+  }
   return h
 }
+
+/** per-row mean, unbiased variance and norm (read back as float64) */
+const rowStats = (v: tf.Tensor2D): Prog.RowStats => {
+  const [B, D] = v.shape
+  const data = v.dataSync()
+  const mean = new Float64Array(B)
+  const variance = new Float64Array(B)
+  const norm = new Float64Array(B)
+  for (let b = 0; b < B; b++) {
+    let s = 0
+    let q = 0
+    for (let d = 0; d < D; d++) {
+      s += data[b * D + d]!
+      q += data[b * D + d]! ** 2
+    }
+    const m = s / D
+    let ss = 0
+    for (let d = 0; d < D; d++) ss += (data[b * D + d]! - m) ** 2
+    mean[b] = m
+    variance[b] = D > 1 ? ss / (D - 1) : 0
+    norm[b] = Math.sqrt(q)
+  }
+  return { mean, variance, norm }
+}
+
+/** Σ cᵢ·vᵢ with number, per-row ([B, 1]) or per-column ([1, D]) coefficients */
+const lincombWide = (terms: ReadonlyArray<readonly [Prog.Coef, tf.Tensor2D]>): tf.Tensor2D =>
+  tf.tidy(() =>
+    tf.addN(
+      terms.map(([c, v]) =>
+        typeof c === 'number'
+          ? tf.mul<tf.Tensor2D>(v, c)
+          : 'rows' in c
+            ? tf.mul<tf.Tensor2D>(v, tf.tensor2d(Float32Array.from(c.rows), [c.rows.length, 1]))
+            : tf.mul<tf.Tensor2D>(v, tf.tensor2d(Float32Array.from(c.cols), [1, c.cols.length])),
+      ),
+    ),
+  )
 
 // -------------------------------------------------------------------------------------------------
 // instances
@@ -398,11 +446,19 @@ const held = (s: Prog.State<tf.Tensor2D>): Set<tf.Tensor2D> => {
  * the Tfjs environment over a model: lincomb by `variant`, release = dispose, the Σx check after each
  * combine unless `check: false` (model outputs are not checked: a non-finite output reaches the next combine)
  */
-export const env = (model: Model, opts: Pick<Options, 'check' | 'lincomb'> = {}): Prog.Env<tf.Tensor2D> => ({
+export const env = (model: Model, opts: Pick<Options, 'check' | 'lincomb' | 'seed' | 'rowOffset' | 'mu'> = {}): Prog.Env<tf.Tensor2D> => ({
   lincomb: lincomb(opts.lincomb ?? bestVariant()),
   model,
   release: (v) => v.dispose(),
   ...(opts.check === false ? {} : { check }),
+  // counter-based noise generated in float64 on the CPU, so it is bit-identical to the Float64 interpreter's draws before rounding
+  normal: (key, like) => {
+    const [B, D] = like.shape
+    return tf.tensor2d(Float32Array.from(Noise.normals(opts.seed ?? 0, key, B, D, opts.rowOffset ?? 0)), [B, D])
+  },
+  stats: rowStats,
+  lincombWide,
+  ...(opts.mu === undefined ? {} : { mu: opts.mu }),
 })
 
 // -------------------------------------------------------------------------------------------------
@@ -421,7 +477,7 @@ export const toFloat64 = (t: tf.Tensor): Float64Array => Float64Array.from(t.dat
 export const run = (p: Prog.Program, model: Model, opts: Options = {}) => (xT: tf.Tensor2D): Result => {
   const e = env(model, opts)
   const release = (keep: ReadonlySet<tf.Tensor2D>) => (h: ReadonlySet<tf.Tensor2D>) => {
-    for (const v of h) if (!keep.has(v) && v !== xT) e.release?.(v)
+    for (const v of h) if (!keep.has(v) && v !== xT && v !== opts.mu) e.release?.(v)
   }
   const exec = (step: number): Prog.Env<tf.Tensor2D> => ({
     ...e,
@@ -440,7 +496,7 @@ export const run = (p: Prog.Program, model: Model, opts: Options = {}) => (xT: t
     opts.observe?.(k, ins)
     return next
   }
-  let s: Prog.State<tf.Tensor2D> = { x: xT, entries: new Map(), nfe: 0 }
+  let s: Prog.State<tf.Tensor2D> = Prog.initial(xT)
   try {
     p.instrs.forEach((ins, k) => (s = advance(s, ins, k)))
   } catch (err) {

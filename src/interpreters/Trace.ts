@@ -25,7 +25,7 @@ export const show = (terms: ReadonlyArray<readonly [number, string]>): string =>
     .map(([c, s], i) => `${c < 0 ? (i === 0 ? '−' : ' − ') : i === 0 ? '' : ' + '}${fmt(Math.abs(c))}·${s}`)
     .join('') || '0'
 
-const sym = (t: Prog.SymTerm[1]): string => `${t.value === 'x' ? 'x' : t.value === 'eps' ? 'ε' : 'x0'}[${t.point}]`
+const sym = (t: Prog.SymTerm[1]): string => (t.value === 'named' ? t.name : `${t.value === 'x' ? 'x' : t.value === 'eps' ? 'ε' : 'x0'}[${t.point}]`)
 
 // -------------------------------------------------------------------------------------------------
 // instances
@@ -46,6 +46,8 @@ export const env = (): Prog.Env<Form> & { readonly outputs: ReadonlyArray<{ read
       outputs.push({ symbol, at })
       return new Map([[symbol, 1]])
     },
+    normal: (key) => new Map([[`z[${key.step},${key.stream}]`, 1]]),
+    mu: new Map([['μ', 1]]),
   }
 }
 
@@ -78,19 +80,25 @@ export const explain = (p: Prog.Program): string => {
       lines.push(`  eval   ${ins.analytic === undefined ? 'model' : 'analytic (zero x0)'} at point ${ins.point} (t = ${fmt(ins.at.t)}, λ = ${fmt(ins.at.lambda)})`)
     } else if (ins.op === 'combine') {
       const info = p.steps[ins.step]
-      const head =
-        ins.role === 'denoise'
-          ? `denoise`
-          : `step ${ins.step} ${ins.role === 'predictor' ? 'pred' : 'corr'}`
       const d = info?.decision
+      const head =
+        ins.role === 'denoise' ? 'denoise' : `step ${ins.step} ${{ predictor: 'pred', corrector: 'corr', churn: 'churn', momentum: 'mom.', denoise: '' }[ins.role]}`
+      const rel = d?.relaxation === undefined ? '' : `, relaxation ${typeof d.relaxation === 'string' ? d.relaxation : `linear ${d.relaxation.linear}`}`
+      const extras = [
+        d?.halveSecondDerivative === true ? 'halved 2nd derivative (reference)' : '',
+        d?.noise !== undefined ? `noise ${d.noise.level} η = ${d.noise.eta}` : '',
+        d?.momentum !== undefined ? `${d.momentum.kind} β = ${d.momentum.beta}` : '',
+        ins.adapt !== undefined ? ins.adapt.describe : '',
+      ].filter((e) => e !== '')
       const what =
-        d === undefined || ins.role === 'denoise'
+        d === undefined || ins.role === 'denoise' || ins.role === 'churn' || ins.role === 'momentum'
           ? ''
-          : ` [${d.prediction}, order ${ins.role === 'corrector' ? info!.order : d.order}, basis ${(ins.role === 'corrector' ? d.corrector?.basis : undefined) ?? d.basis ?? 'lambda'}${
-              d.relaxation !== undefined && ins.role === 'predictor' ? `, relaxation ${typeof d.relaxation === 'string' ? d.relaxation : `linear ${d.relaxation.linear}`}` : ''
-            }${d.halveSecondDerivative === true ? ', halved 2nd derivative (reference)' : ''}${ins.role === 'corrector' ? `, ${d.corrector?.mode}` : ''}]`
-      const target = ins.role === 'denoise' ? p.points.length - 1 : ins.step + 1
-      lines.push(`  ${head}${what}: x[${target}] = ${show(ins.symbolic.map(([c, t]) => [c, sym(t)] as const))}`)
+          : ins.role === 'corrector'
+            ? ` [${d.prediction}, order ${info!.order}, basis ${d.corrector?.basis ?? d.basis ?? 'lambda'}, ${d.corrector?.mode}]`
+            : ` [${d.prediction}, order ${d.order}, basis ${d.basis ?? 'lambda'}${rel}${extras.map((e) => `, ${e}`).join('')}]`
+      const lhs =
+        ins.into?.kind === 'reg' ? ins.into.name : ins.into?.kind === 'vel' ? `v[${ins.step}]` : `x[${ins.role === 'denoise' ? p.points.length - 1 : ins.role === 'churn' ? ins.step : ins.step + 1}]`
+      lines.push(`  ${head}${what}: ${lhs} = ${show(ins.symbolic.map(([c, t]) => [c, sym(t)] as const))}`)
     }
   }
   return lines.join('\n')

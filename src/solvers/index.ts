@@ -6,7 +6,11 @@ import type * as S from '../SolverSchedule.ts'
 import * as Deis from './Deis.ts'
 import * as Dpm from './Dpm.ts'
 import * as K from './K.ts'
+import * as Learned from './Learned.ts'
+import * as MeanReverting from './MeanReverting.ts'
+import * as Momentum from './Momentum.ts'
 import * as Pndm from './Pndm.ts'
+import * as Stochastic from './Stochastic.ts'
 import * as U from './UniPC.ts'
 import type { GridKind } from './common.ts'
 
@@ -87,8 +91,8 @@ const unipc = (variant: U.Variant, order: number): Named => ({
   build: (o) => U.unipc({ nfe: o.nfe, ...g(o), variant, order, finalCorrector: o.set?.['finalCorrector'] === 'true' }),
 })
 
-/** every named solver, in display order */
-export const all: ReadonlyArray<Named> = [
+/** the deterministic solvers of the Core issue, in display order */
+const core: ReadonlyArray<Named> = [
   { id: 'ddim', label: 'DDIM = DPM-Solver-1', order: 1, defaultGrid: 'time_uniform', params: {}, build: (o) => Dpm.ddim({ nfe: o.nfe, ...g(o) }) },
   singlestep('dpm-2s', 'DPM-Solver-2 (singlestep, noise)', 'noise', 2),
   singlestep('dpm-3s', 'DPM-Solver-3 (singlestep, noise)', 'noise', 3),
@@ -133,6 +137,9 @@ export const all: ReadonlyArray<Named> = [
   { id: 'deis-tab2', label: 'DEIS tAB2', order: 3, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 2 }) },
   { id: 'deis-tab3', label: 'DEIS tAB3', order: 4, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 3 }) },
 ]
+
+/** every named solver, in display order: the deterministic core, then each family's module */
+export const all: ReadonlyArray<Named> = [...core, ...Stochastic.named, ...Momentum.named, ...MeanReverting.named, ...Learned.named]
 
 // -------------------------------------------------------------------------------------------------
 // destructors

@@ -1,0 +1,478 @@
+/**
+ * The browser demo: pick a named solver or edit a schedule document (validated as you type), pick
+ * NFE and backend, and watch 2-D Gaussian-mixture samples move from noise to data next to their
+ * exact ODE endpoints; below, error against NFE for the solvers you tick. Everything is bundled
+ * (tfjs, its wasm binaries next to the bundle): the page works offline.
+ *
+ * URL parameters: backend (auto | webgpu | webgl | wasm | cpu), solver, nfe, data, rows, schedule (a URL).
+ */
+import '@tensorflow/tfjs-backend-webgpu'
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
+import * as tf from '@tensorflow/tfjs'
+import * as E from 'fp-ts/lib/Either.js'
+import * as Codec from '../../src/codecs/SolverSchedule.ts'
+import * as Plot from '../../src/Plot.ts'
+import type * as Prog from '../../src/Program.ts'
+import * as Solvers from '../../src/solvers/index.ts'
+import type * as Tfjs from '../../src/interpreters/Tfjs.ts'
+import '../../src/interpreters/TfjsWebgl.ts'
+import '../../src/interpreters/TfjsWebgpu.ts'
+import * as Api from './api.ts'
+import * as Demo from './demo.ts'
+
+// -------------------------------------------------------------------------------------------------
+// page elements
+// -------------------------------------------------------------------------------------------------
+
+const byId = <T extends HTMLElement>(id: string, kind: { new (): T; readonly prototype: T }): T => {
+  const e = document.getElementById(id)
+  if (!(e instanceof kind)) throw new Error(`page: #${id} is missing`)
+  return e
+}
+
+const ui = {
+  backend: byId('backend', HTMLOutputElement),
+  solver: byId('solver', HTMLSelectElement),
+  nfe: byId('nfe', HTMLInputElement),
+  backendChoice: byId('backend-choice', HTMLSelectElement),
+  mixture: byId('mixture', HTMLSelectElement),
+  doc: byId('doc', HTMLTextAreaElement),
+  issues: byId('issues', HTMLUListElement),
+  file: byId('file', HTMLInputElement),
+  run: byId('run', HTMLButtonElement),
+  canvas: byId('samples', HTMLCanvasElement),
+  play: byId('play', HTMLButtonElement),
+  frame: byId('frame', HTMLInputElement),
+  step: byId('step', HTMLOutputElement),
+  summary: byId('summary', HTMLParagraphElement),
+  chartSolvers: byId('chart-solvers', HTMLDivElement),
+  chart: byId('chart', HTMLDivElement),
+}
+
+const params = new URLSearchParams(location.search)
+const CUSTOM = 'custom'
+const CHART_NFES: ReadonlyArray<number> = [3, 4, 5, 6, 8, 10, 12, 15, 20, 25]
+const CHART_DEFAULT: ReadonlyArray<string> = ['ddim', 'dpmpp-2m', 'dpmpp-3m', 'unipc-bh2-3', 'euler']
+/** ms per step of the animation */
+const STEP_MS = 380
+/** the Tableau 10 palette (as Plot.ts) */
+const palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
+/** the drawn square: [−VIEW, VIEW]² */
+const VIEW = 3.2
+
+// -------------------------------------------------------------------------------------------------
+// state (the only mutable part of the demo)
+// -------------------------------------------------------------------------------------------------
+
+interface State {
+  active?: Demo.Active
+  problem?: Demo.Problem
+  program?: Prog.Program
+  trajectory?: Demo.Trajectory
+  label: string
+  /** animation position in steps, 0 … frames − 1 */
+  pos: number
+  playing: boolean
+  /** bumped by every change that invalidates a running chart computation */
+  generation: number
+}
+
+const state: State = { label: '', pos: 0, playing: false, generation: 0 }
+
+// -------------------------------------------------------------------------------------------------
+// drawing
+// -------------------------------------------------------------------------------------------------
+
+/** canvas pixels of a data point */
+const toPixel = (size: number) => (x: number, y: number): readonly [number, number] => [
+  ((x + VIEW) / (2 * VIEW)) * size,
+  ((VIEW - y) / (2 * VIEW)) * size,
+]
+
+/** x of row b at animation position pos (linear between frames) */
+const at = (frames: ReadonlyArray<Float32Array>, pos: number, i: number): number => {
+  const k = Math.min(Math.floor(pos), frames.length - 1)
+  const f = pos - k
+  const a = frames[k]![i]!
+  return f === 0 || k + 1 >= frames.length ? a : a + f * (frames[k + 1]![i]! - a)
+}
+
+/** one frame: component circles (2s), exact endpoints (rings), trails and samples coloured by their component */
+const draw = (): void => {
+  const c = ui.canvas
+  const dpr = window.devicePixelRatio || 1
+  const size = Math.round(c.clientWidth * dpr) || c.width
+  if (c.width !== size) {
+    c.width = size
+    c.height = size
+  }
+  const ctx = c.getContext('2d')
+  if (ctx === null) return
+  const px = toPixel(size)
+  ctx.fillStyle = '#ffffff'
+  ctx.fillRect(0, 0, size, size)
+  ctx.strokeStyle = '#eef0f3'
+  ctx.lineWidth = dpr
+  for (let v = -3; v <= 3; v++) {
+    const [gx, gy] = px(v, v)
+    ctx.beginPath()
+    ctx.moveTo(gx, 0)
+    ctx.lineTo(gx, size)
+    ctx.moveTo(0, gy)
+    ctx.lineTo(size, gy)
+    ctx.stroke()
+  }
+  const pr = state.problem
+  if (pr === undefined) return
+  const g = pr.mixture.gmm
+  const scale = size / (2 * VIEW)
+  ctx.setLineDash([4 * dpr, 4 * dpr])
+  ctx.strokeStyle = '#c3c8d0'
+  g.means.forEach((mu, k) => {
+    const [cx, cy] = px(mu[0]!, mu[1]!)
+    ctx.beginPath()
+    ctx.ellipse(cx, cy, 2 * Math.sqrt(g.variances[k]![0]!) * scale, 2 * Math.sqrt(g.variances[k]![1]!) * scale, 0, 0, 2 * Math.PI)
+    ctx.stroke()
+  })
+  ctx.setLineDash([])
+  ctx.strokeStyle = 'rgba(40, 44, 52, 0.55)'
+  ctx.lineWidth = dpr
+  ctx.beginPath()
+  for (let b = 0; b < pr.rows; b++) {
+    const [ex, ey] = px(pr.exact[2 * b]!, pr.exact[2 * b + 1]!)
+    ctx.moveTo(ex + 3.2 * dpr, ey)
+    ctx.arc(ex, ey, 3.2 * dpr, 0, 2 * Math.PI)
+  }
+  ctx.stroke()
+  const tr = state.trajectory
+  if (tr === undefined) return
+  const last = Math.floor(state.pos)
+  for (let k = 0; k < g.K; k++) {
+    const colour = palette[k % palette.length]!
+    ctx.strokeStyle = colour
+    ctx.globalAlpha = 0.16
+    ctx.beginPath()
+    for (let b = 0; b < pr.rows; b++) {
+      if (pr.labels[b] !== k) continue
+      ctx.moveTo(...px(tr.frames[0]![2 * b]!, tr.frames[0]![2 * b + 1]!))
+      for (let f = 1; f <= last; f++) ctx.lineTo(...px(tr.frames[f]![2 * b]!, tr.frames[f]![2 * b + 1]!))
+      ctx.lineTo(...px(at(tr.frames, state.pos, 2 * b), at(tr.frames, state.pos, 2 * b + 1)))
+    }
+    ctx.stroke()
+    ctx.globalAlpha = 0.9
+    ctx.fillStyle = colour
+    ctx.beginPath()
+    for (let b = 0; b < pr.rows; b++) {
+      if (pr.labels[b] !== k) continue
+      const [x, y] = px(at(tr.frames, state.pos, 2 * b), at(tr.frames, state.pos, 2 * b + 1))
+      ctx.moveTo(x + 2.2 * dpr, y)
+      ctx.arc(x, y, 2.2 * dpr, 0, 2 * Math.PI)
+    }
+    ctx.fill()
+  }
+  ctx.globalAlpha = 1
+  const n = tr.frames.length - 1
+  const k = Math.min(Math.round(state.pos), n)
+  ui.step.value = `step ${k}/${n} · t = ${tr.ts[k]!.toPrecision(3)}`
+  ui.frame.value = String(state.pos)
+}
+
+/** advance the animation by wall time until the last frame */
+const animate = (): void => {
+  let prev = performance.now()
+  const tick = (now: number) => {
+    const tr = state.trajectory
+    if (!state.playing || tr === undefined) return
+    state.pos = Math.min(state.pos + (now - prev) / STEP_MS, tr.frames.length - 1)
+    prev = now
+    if (state.pos >= tr.frames.length - 1) setPlaying(false)
+    draw()
+    if (state.playing) requestAnimationFrame(tick)
+  }
+  requestAnimationFrame(tick)
+}
+
+const setPlaying = (on: boolean): void => {
+  state.playing = on
+  ui.play.textContent = on ? '❚❚' : '▶'
+  if (on) animate()
+}
+
+// -------------------------------------------------------------------------------------------------
+// document and issues
+// -------------------------------------------------------------------------------------------------
+
+/** list the issues (path in bold) under the editor, or the document's summary when it is valid */
+const showIssues = (issues: ReadonlyArray<Codec.Issue>, okText: string): void => {
+  ui.doc.classList.toggle('invalid', issues.length > 0)
+  ui.issues.replaceChildren(
+    ...(issues.length === 0
+      ? [Object.assign(document.createElement('li'), { className: 'ok', textContent: okText })]
+      : issues.map((i) => {
+          const li = document.createElement('li')
+          li.append(Object.assign(document.createElement('code'), { textContent: i.path }), `: ${i.message}`)
+          return li
+        })),
+  )
+}
+
+/** the editor's document as a program, showing its issues; undefined when invalid */
+const validate = (): Prog.Program | undefined =>
+  E.match(
+    (issues: ReadonlyArray<Codec.Issue>) => {
+      showIssues(issues, '')
+      return undefined
+    },
+    (p: Prog.Program) => {
+      showIssues([], `✓ valid: ${p.steps.length} steps, ${p.nfe} model evaluations`)
+      return p
+    },
+  )(Demo.programOf(ui.doc.value))
+
+/** put a named solver's document at the current NFE into the editor */
+const loadNamed = (): void => {
+  const nfe = Math.max(1, Math.round(Number(ui.nfe.value) || 10))
+  const s = Demo.documentOf(ui.solver.value, nfe)
+  if (s !== undefined) ui.doc.value = Demo.pretty(s)
+}
+
+/** switch the editor to a custom document (text from a file, a URL or typing) */
+const setCustom = (text?: string): void => {
+  ui.solver.value = CUSTOM
+  ui.nfe.disabled = true
+  if (text !== undefined) ui.doc.value = text
+}
+
+// -------------------------------------------------------------------------------------------------
+// runs
+// -------------------------------------------------------------------------------------------------
+
+const setSummary = (text: string, bad = false): void => {
+  ui.summary.textContent = text
+  ui.summary.classList.toggle('bad', bad)
+}
+
+const showBackend = (a: Demo.Active | undefined, error?: string): void => {
+  ui.backend.classList.toggle('bad', a === undefined)
+  ui.backend.textContent =
+    a === undefined
+      ? `no backend: ${error ?? ''}`
+      : `${a.backend} · lincomb ${a.variant}${a.renderer === '' ? '' : ` · ${a.renderer.replace(/^ANGLE \((.*)\)$/, '$1')}`}`
+  ui.backend.title = a === undefined ? '' : a.failed.map((f) => `${f.backend}: ${f.error}`).join('\n')
+}
+
+/** validate the editor, run its program on the active backend, start the animation */
+const runDocument = (): void => {
+  const p = validate()
+  const pr = state.problem
+  ui.nfe.value = p === undefined || ui.solver.value !== CUSTOM ? ui.nfe.value : String(p.nfe)
+  if (p === undefined || pr === undefined || state.active === undefined) return
+  try {
+    const tr = Demo.trajectory(p, pr)
+    state.program = p
+    state.trajectory = tr
+    state.label = ui.solver.value === CUSTOM ? (p.schedule.name ?? 'custom document') : ui.solver.value
+    state.pos = 0
+    ui.frame.max = String(tr.frames.length - 1)
+    const err = Demo.meanL2(tr.x, pr.exact, 2)
+    setSummary(
+      `${state.label} · NFE ${tr.nfe} · mean L2 error vs exact ODE endpoint ${err.toExponential(2)} · ` +
+        `${tr.ms.toFixed(0)} ms on ${state.active.backend}`,
+    )
+    draw()
+    setPlaying(true)
+  } catch (e) {
+    state.trajectory = undefined
+    draw()
+    setSummary(e instanceof Error ? e.message : String(e), true)
+  }
+  void chart()
+}
+
+/** recompute the error-vs-NFE chart for the ticked solvers (and the current document as one point) */
+const chart = async (): Promise<void> => {
+  const generation = ++state.generation
+  const pr = state.problem
+  if (pr === undefined || state.active === undefined) return
+  const ids = [...ui.chartSolvers.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)
+  ui.chart.textContent = `computing ${ids.length} solvers × ${CHART_NFES.length} budgets on ${state.active.backend}…`
+  const series = await Demo.errorSeries(ids, CHART_NFES, pr, () => tf.nextFrame(), () => state.generation !== generation)
+  if (series === undefined || state.generation !== generation) return
+  const tr = state.trajectory
+  const current: ReadonlyArray<Plot.Series> =
+    tr === undefined || ids.includes(state.label) ? [] : [{ label: `${state.label} (editor)`, points: [[tr.nfe, Demo.meanL2(tr.x, pr.exact, 2)]] }]
+  ui.chart.innerHTML = Plot.loglog({
+    title: `mean L2 error vs the exact ODE endpoint · ${pr.mixture.label}, ${pr.rows} samples · ${state.active.backend} (float32)`,
+    xLabel: 'NFE (model evaluations)',
+    yLabel: 'mean L2 error',
+    series: [...series, ...current],
+    xTicks: CHART_NFES,
+    width: 1060,
+    height: 380,
+  })
+}
+
+/** the problem for the selected mixture (its exact endpoints take a moment) */
+const loadProblem = (): void => {
+  const mixture = Demo.mixtures.find((m) => m.id === ui.mixture.value) ?? Demo.mixtures[0]!
+  const rows = Math.min(4000, Math.max(16, Math.round(Number(params.get('rows') ?? 800) || 800)))
+  state.problem = Demo.problem(mixture, rows, 1)
+}
+
+/** select backends (one, or the preference order for 'auto') and re-run */
+const useBackend = async (choice: string): Promise<Demo.Active> => {
+  const order = Demo.preference.filter((b) => choice === 'auto' || b === choice)
+  try {
+    state.active = await Demo.initFirst(order.length === 0 ? Demo.preference : order)
+    showBackend(state.active)
+    return state.active
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e)
+    state.active = undefined
+    showBackend(undefined, message)
+    throw e
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// wiring
+// -------------------------------------------------------------------------------------------------
+
+const option = (value: string, text: string, title = ''): HTMLOptionElement => Object.assign(document.createElement('option'), { value, textContent: text, title })
+
+const debounce = (ms: number, f: () => void): (() => void) => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return () => {
+    clearTimeout(timer)
+    timer = setTimeout(f, ms)
+  }
+}
+
+const setup = (): void => {
+  ui.solver.replaceChildren(...Solvers.all.map((n) => option(n.id, `${n.id} — ${n.label}`, n.label)), option(CUSTOM, 'custom document (editor)'))
+  ui.mixture.replaceChildren(...Demo.mixtures.map((m) => option(m.id, m.label)))
+  ui.chartSolvers.replaceChildren(
+    ...Solvers.all.map((n) => {
+      const box = Object.assign(document.createElement('input'), { type: 'checkbox', value: n.id, checked: CHART_DEFAULT.includes(n.id) })
+      const label = document.createElement('label')
+      label.title = n.label
+      label.append(box, n.id)
+      return label
+    }),
+  )
+  ui.solver.value = Solvers.byId(params.get('solver') ?? '') === undefined ? 'dpmpp-2m' : (params.get('solver') ?? 'dpmpp-2m')
+  ui.nfe.value = params.get('nfe') ?? '10'
+  ui.mixture.value = Demo.mixtures.some((m) => m.id === params.get('data')) ? (params.get('data') ?? '') : Demo.mixtures[0]!.id
+  ui.backendChoice.value = [...ui.backendChoice.options].some((o) => o.value === params.get('backend')) ? (params.get('backend') ?? 'auto') : 'auto'
+
+  ui.solver.addEventListener('change', () => {
+    ui.nfe.disabled = ui.solver.value === CUSTOM
+    if (ui.solver.value !== CUSTOM) {
+      loadNamed()
+      runDocument()
+    }
+  })
+  ui.nfe.addEventListener('change', () => {
+    loadNamed()
+    runDocument()
+  })
+  const typed = debounce(450, runDocument)
+  ui.doc.addEventListener('input', () => {
+    if (ui.solver.value !== CUSTOM) setCustom()
+    if (validate() !== undefined) typed()
+  })
+  ui.file.addEventListener('change', async () => {
+    const f = ui.file.files?.[0]
+    if (f === undefined) return
+    setCustom(await f.text())
+    runDocument()
+  })
+  ui.run.addEventListener('click', runDocument)
+  ui.mixture.addEventListener('change', () => {
+    loadProblem()
+    runDocument()
+  })
+  ui.backendChoice.addEventListener('change', async () => {
+    await useBackend(ui.backendChoice.value).then(runDocument, () => undefined)
+  })
+  ui.chartSolvers.addEventListener('change', () => void chart())
+  ui.play.addEventListener('click', () => {
+    const tr = state.trajectory
+    if (tr === undefined) return
+    if (!state.playing && state.pos >= tr.frames.length - 1) state.pos = 0
+    setPlaying(!state.playing)
+  })
+  ui.frame.addEventListener('input', () => {
+    setPlaying(false)
+    state.pos = Number(ui.frame.value)
+    draw()
+  })
+  window.addEventListener('resize', draw)
+}
+
+/** pixel statistics of the samples canvas: distinct colours and non-white pixels */
+const canvasStats = (): Api.CanvasStats => {
+  const { width, height } = ui.canvas
+  const data = ui.canvas.getContext('2d')?.getImageData(0, 0, width, height).data ?? new Uint8ClampedArray()
+  const colours = new Set<number>()
+  let foreground = 0
+  for (let i = 0; i < data.length; i += 4) {
+    const rgb = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!
+    colours.add(rgb)
+    if (rgb !== 0xffffff) foreground++
+  }
+  return { width, height, distinct: colours.size, foreground }
+}
+
+const status = (a: Demo.Active): Api.Status => ({ backend: a.backend, variant: a.variant, renderer: a.renderer, failed: a.failed })
+
+/** the URL of ?schedule=, fetched as the editor's document (issues shown if it cannot be read) */
+const fetchSchedule = async (url: string): Promise<void> => {
+  const text = await fetch(url).then(
+    (r) => (r.ok ? r.text() : Promise.reject(new Error(`HTTP ${r.status}`))),
+    (e: unknown) => Promise.reject(e),
+  )
+  setCustom(text)
+}
+
+const start = async (): Promise<Api.Status> => {
+  setWasmPaths(new URL('./', import.meta.url).href)
+  setup()
+  draw()
+  setSummary('starting a backend…')
+  const a = await useBackend(ui.backendChoice.value)
+  setSummary('computing the exact ODE endpoints…')
+  await tf.nextFrame()
+  loadProblem()
+  const url = params.get('schedule')
+  if (url === null) loadNamed()
+  else
+    await fetchSchedule(url).catch((e: unknown) => {
+      setCustom('')
+      showIssues([{ path: '(root)', message: `could not load ${url} (${e instanceof Error ? e.message : String(e)})` }], '')
+    })
+  runDocument()
+  return status(a)
+}
+
+const ready = start()
+ready.catch((e: unknown) => setSummary(e instanceof Error ? e.message : String(e), true))
+
+window.stepwiseTest = {
+  ready: () => ready,
+  use: async (b: Tfjs.Backend) => {
+    ui.backendChoice.value = b
+    const a = await useBackend(b)
+    runDocument()
+    return status(a)
+  },
+  run: Api.run,
+  lincomb: Api.lincomb,
+  show: (k) => {
+    setPlaying(false)
+    const n = (state.trajectory?.frames.length ?? 1) - 1
+    state.pos = k < 0 ? n : Math.min(k, n)
+    draw()
+  },
+  canvasStats,
+}

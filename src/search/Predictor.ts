@@ -1,0 +1,228 @@
+/**
+ * The S³ predictor (solver-math §7.4): a small MLP (tfjs, wasm backend, cpu fallback) that maps a
+ * candidate's fixed-length encoding to a score whose order should match the true error's. Trained
+ * on the evaluated schedules with the pairwise hinge ranking loss
+ *   L = mean over pairs (i, j) with y_i < y_j − margin of max(0, 1 − (s_j − s_i)),  y = log(error),
+ * it ranks many mutated candidates so that only the most promising are evaluated. Weights are
+ * initialised and pairs drawn from the search's seeded generator, so training is reproducible.
+ */
+import type * as tfType from '@tensorflow/tfjs'
+import * as R from './Rng.ts'
+import * as Sp from './Space.ts'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+/** an evaluated candidate */
+export interface Scored {
+  readonly candidate: Sp.Candidate
+  readonly score: number
+}
+
+/** a trained ranker: lower output = predicted better; `tau` is Kendall's τ on held-out evaluated candidates */
+export interface Ranker {
+  readonly rank: (cs: ReadonlyArray<Sp.Candidate>) => Float32Array
+  readonly tau: number
+  readonly dispose: () => void
+}
+
+/** training settings */
+export interface Settings {
+  readonly hidden: number
+  readonly steps: number
+  readonly pairs: number
+  readonly learningRate: number
+  /** pairs whose log-errors differ by less than this are skipped */
+  readonly margin: number
+  /** at most this many (most recent) evaluated candidates are used */
+  readonly maxData: number
+}
+
+/** 32 hidden units × 2 layers, 150 Adam steps of 128 pairs, lr 2e-3, margin 0.02, ≤ 2500 samples */
+export const defaults: Settings = { hidden: 32, steps: 150, pairs: 128, learningRate: 2e-3, margin: 0.02, maxData: 2500 }
+
+/** features per step of the encoding */
+export const STEP_FEATURES = 16
+
+// -------------------------------------------------------------------------------------------------
+// encoding
+// -------------------------------------------------------------------------------------------------
+
+/** the longest schedule of a budget: n ≤ nfe + 1 (zero_x0, no extra evaluations) */
+export const maxSteps = (nfe: number): number => nfe + 1
+
+/** the encoding length: STEP_FEATURES per step slot + 3 global features */
+export const width = (nfe: number): number => maxSteps(nfe) * STEP_FEATURES + 3
+
+/**
+ * x(c) ∈ ℝ^width: per step slot [present, n·gap, U_start, data, order/4, depth of start/3, explicit nodes,
+ * basis t, basis ρ, named relaxation, linear relaxation, its c, pseudo, reeval, corrector order/5, corrector c];
+ * then [zero_x0, denoiseToZero, n/maxSteps]
+ */
+export const features = (nfe: number) => (c: Sp.Candidate): Float32Array => {
+  const M = maxSteps(nfe)
+  const x = new Float32Array(width(nfe))
+  const n = c.steps.length
+  const u = Sp.fractions(c)
+  c.steps.slice(0, M).forEach((g, i) => {
+    const o = i * STEP_FEATURES
+    const corr = g.corrector
+    x[o] = 1
+    x[o + 1] = n * c.gaps[i]!
+    x[o + 2] = u[i]!
+    x[o + 3] = g.prediction === 'data' ? 1 : 0
+    x[o + 4] = g.order / 4
+    x[o + 5] = (-1 - g.start) / 3
+    x[o + 6] = g.nodes === 'default' ? 0 : 1
+    x[o + 7] = g.basis === 't' ? 1 : 0
+    x[o + 8] = g.basis === 'rho' ? 1 : 0
+    x[o + 9] = typeof g.relaxation === 'string' && g.relaxation !== 'none' ? 1 : 0
+    x[o + 10] = typeof g.relaxation === 'object' ? 1 : 0
+    x[o + 11] = typeof g.relaxation === 'object' ? g.relaxation.linear : 0
+    x[o + 12] = corr.mode === 'pseudo' ? 1 : 0
+    x[o + 13] = corr.mode === 'reeval' ? 1 : 0
+    x[o + 14] = corr.mode === 'none' ? 0 : (corr.order === 'default' ? g.order + 1 : corr.order) / 5
+    x[o + 15] = corr.mode !== 'none' && typeof corr.relaxation === 'object' ? corr.relaxation.linear : 0
+  })
+  const o = M * STEP_FEATURES
+  x[o] = c.firstStep === 'zero_x0' ? 1 : 0
+  x[o + 1] = c.denoiseToZero ? 1 : 0
+  x[o + 2] = n / M
+  return x
+}
+
+// -------------------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------------------
+
+/** Kendall's τ-a between two equally long lists (O(n²), n ≤ a few hundred) */
+export const kendall = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  const n = a.length
+  let s = 0
+  let pairs = 0
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      s += Math.sign(a[i]! - a[j]!) * Math.sign(b[i]! - b[j]!)
+      pairs++
+    }
+  return pairs === 0 ? 0 : s / pairs
+}
+
+/** log(error) with +∞ replaced by (largest finite) + 1 */
+const targets = (data: ReadonlyArray<Scored>): Float64Array => {
+  const logs = data.map((d) => Math.log(d.score))
+  const finite = logs.filter(Number.isFinite)
+  const cap = finite.length === 0 ? 0 : Math.max(...finite) + 1
+  return Float64Array.from(logs, (v) => (Number.isFinite(v) ? v : cap))
+}
+
+let tfReady: Promise<typeof tfType> | undefined
+
+/** tfjs on the wasm backend (cpu if wasm cannot start); loaded once, on first use */
+export const loadTf = (): Promise<typeof tfType> => {
+  tfReady ??= (async () => {
+    const tf = await import('@tensorflow/tfjs')
+    try {
+      await import('@tensorflow/tfjs-backend-wasm')
+      if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend unavailable')
+    } catch {
+      await tf.setBackend('cpu')
+    }
+    await tf.ready()
+    return tf
+  })()
+  return tfReady
+}
+
+// -------------------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * train a ranker on evaluated candidates of one budget (the most recent `maxData`); 20% (every fifth)
+ * are held out to measure Kendall's τ, then the net is trained on all of them
+ */
+export const train = async (nfe: number, data: ReadonlyArray<Scored>, seed: number, s: Settings = defaults): Promise<Ranker> => {
+  const tf = await loadTf()
+  const used = data.slice(-s.maxData)
+  const F = width(nfe)
+  const N = used.length
+  const X = new Float32Array(N * F)
+  used.forEach((d, i) => X.set(features(nfe)(d.candidate), i * F))
+  const y = targets(used)
+  const r = R.make(seed)
+  const glorot = (rows: number, cols: number) => {
+    const lim = Math.sqrt(6 / (rows + cols))
+    return tf.variable(tf.tensor2d(Float32Array.from({ length: rows * cols }, () => (2 * R.next(r) - 1) * lim), [rows, cols]))
+  }
+  const W1 = glorot(F, s.hidden)
+  const b1 = tf.variable(tf.zeros([s.hidden]))
+  const W2 = glorot(s.hidden, s.hidden)
+  const b2 = tf.variable(tf.zeros([s.hidden]))
+  const W3 = glorot(s.hidden, 1)
+  const net = (x: tfType.Tensor2D): tfType.Tensor1D => tf.tidy(() => tf.relu(tf.relu(x.matMul(W1).add(b1)).matMul(W2).add(b2)).matMul(W3).squeeze([1]) as tfType.Tensor1D)
+  const Xt = tf.tensor2d(X, [N, F])
+
+  /** `count` pairs (i better than j) among the allowed rows */
+  const drawPairs = (allowed: (i: number) => boolean, count: number) => {
+    const bi: number[] = []
+    const bj: number[] = []
+    for (let tries = 0; bi.length < count && tries < 20 * count; tries++) {
+      const i = R.int(r, N)
+      const j = R.int(r, N)
+      if (!allowed(i) || !allowed(j) || Math.abs(y[i]! - y[j]!) < s.margin) continue
+      if (y[i]! < y[j]!) {
+        bi.push(i)
+        bj.push(j)
+      } else {
+        bi.push(j)
+        bj.push(i)
+      }
+    }
+    return { bi, bj }
+  }
+  const fit = (allowed: (i: number) => boolean, steps: number) => {
+    const opt = tf.train.adam(s.learningRate)
+    for (let k = 0; k < steps; k++) {
+      const { bi, bj } = drawPairs(allowed, s.pairs)
+      if (bi.length === 0) break
+      const ti = tf.tensor1d(bi, 'int32')
+      const tj = tf.tensor1d(bj, 'int32')
+      opt.minimize(() => {
+        const si = net(tf.gather(Xt, ti))
+        const sj = net(tf.gather(Xt, tj))
+        return tf.relu(tf.sub(1, tf.sub(sj, si))).mean() as tfType.Scalar
+      })
+      ti.dispose()
+      tj.dispose()
+    }
+    opt.dispose()
+  }
+  const scoreRows = (rows: Float32Array, count: number): Float32Array => {
+    if (count === 0) return new Float32Array(0)
+    const t = tf.tensor2d(rows, [count, F])
+    const out = net(t)
+    const v = out.dataSync() as Float32Array
+    t.dispose()
+    out.dispose()
+    return Float32Array.from(v)
+  }
+  // held-out τ: fit on 4/5, rank the remaining fifth
+  const held = Array.from({ length: N }, (_, i) => i).filter((i) => i % 5 === 4)
+  fit((i) => i % 5 !== 4, Math.ceil(s.steps / 2))
+  const heldX = new Float32Array(held.length * F)
+  held.forEach((i, k) => heldX.set(X.subarray(i * F, (i + 1) * F), k * F))
+  const tau = held.length < 3 ? 0 : kendall(scoreRows(heldX, held.length), held.map((i) => y[i]!))
+  fit(() => true, s.steps)
+  Xt.dispose()
+  return {
+    tau,
+    rank: (cs) => {
+      const rows = new Float32Array(cs.length * F)
+      cs.forEach((c, k) => rows.set(features(nfe)(c), k * F))
+      return scoreRows(rows, cs.length)
+    },
+    dispose: () => [W1, b1, W2, b2, W3].forEach((v) => v.dispose()),
+  }
+}
