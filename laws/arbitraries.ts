@@ -44,6 +44,9 @@ const arbSplit = (outer: number) =>
     { nil: undefined },
   ).map((o) => (o === undefined ? {} : { split: o[0], ...(o[1] === undefined ? {} : { splitIn: o[1] }) }))
 
+/** the grid, or the grid ending at σ = 0 (final sigma0) */
+const withFinal = (g: G.Grid): fc.Arbitrary<G.Grid> => fc.boolean().map((f): G.Grid => (f ? { ...g, final: 'sigma0' } : g))
+
 /** a spacing grid: 1–maxSteps intervals, rho only for karras, T > t0 inside the VP range [1e-3, 1] */
 export const arbSpacingGrid = (maxSteps = 10): fc.Arbitrary<G.Grid> =>
   fc
@@ -58,6 +61,7 @@ export const arbSpacingGrid = (maxSteps = 10): fc.Arbitrary<G.Grid> =>
         )
         .map(([rho, T, t0, split]): G.Grid => ({ spacing, steps, ...rho, ...T, ...t0, ...split })),
     )
+    .chain(withFinal)
 
 /** an explicit grid: 2–(maxSteps+1) distinct times k/1000 ∈ [1e-3, 1], strictly decreasing */
 export const arbExplicitGrid = (maxSteps = 10): fc.Arbitrary<G.Grid> =>
@@ -65,6 +69,7 @@ export const arbExplicitGrid = (maxSteps = 10): fc.Arbitrary<G.Grid> =>
     .uniqueArray(fc.integer({ min: 1, max: 1000 }), { minLength: 2, maxLength: maxSteps + 1 })
     .map((ks) => [...ks].sort((a, b) => b - a).map((k) => k / 1000))
     .chain((t) => arbSplit(t.length - 1).map((split): G.Grid => ({ spacing: 'explicit', t, ...split })))
+    .chain(withFinal)
 
 /** any grid (spacing or explicit) */
 export const arbGrid = (maxSteps = 10): fc.Arbitrary<G.Grid> => fc.oneof(arbSpacingGrid(maxSteps), arbExplicitGrid(maxSteps))
@@ -132,8 +137,12 @@ export const arbStep = (i: number): fc.Arbitrary<S.StepDecision> =>
 
 /** global options */
 export const arbOptions: fc.Arbitrary<S.Options> = fc
-  .tuple(opt('firstStep', fc.constantFrom<'evaluate' | 'zero_x0'>('evaluate', 'zero_x0')), opt('denoiseToZero', fc.boolean()))
-  .map(([a, b]): S.Options => ({ ...a, ...b }))
+  .tuple(
+    opt('firstStep', fc.constantFrom<'evaluate' | 'zero_x0'>('evaluate', 'zero_x0')),
+    opt('denoiseToZero', fc.boolean()),
+    opt('finalStep', fc.constantFrom<'lower_order' | 'euler'>('lower_order', 'euler')),
+  )
+  .map(([a, b, c]): S.Options => ({ ...a, ...b, ...c }))
 
 /** a valid schedule document on `grid`: one valid decision per interval */
 export const arbScheduleOn = (grid: G.Grid): fc.Arbitrary<S.SolverSchedule> =>
@@ -143,7 +152,8 @@ export const arbScheduleOn = (grid: G.Grid): fc.Arbitrary<S.SolverSchedule> =>
       fc.option(fc.string({ maxLength: 12 }), { nil: undefined }),
       fc.option(arbOptions, { nil: undefined }),
     )
-    .map(([steps, name, options]) => S.make(grid, steps, name, options))
+    // a grid ending at σ = 0 already gives x̂0 = x: denoiseToZero is rejected there (codec checkFinal)
+    .map(([steps, name, options]) => S.make(grid, steps, name, grid.final === 'sigma0' && options?.denoiseToZero === true ? { ...options, denoiseToZero: false } : options))
 
 /** a valid schedule document: random grid (≤ 8 outer intervals), decisions respecting history, optional correctors */
 export const arbSchedule: fc.Arbitrary<S.SolverSchedule> = arbGrid(8).chain(arbScheduleOn)

@@ -307,7 +307,7 @@ test('messages: a string order, an unknown spacing, a misspelt key', () => {
   )
   assert.equal(
     messageAt(doc([ddim, { prediction: 'data', ordr: 2 }]), 'steps[1].ordr'),
-    "unknown key 'ordr'; did you mean 'order'? (allowed keys here: prediction, order, start, nodes, basis, relaxation, halveSecondDerivative, corrector, noise, churn, momentum, timeShift)",
+    "unknown key 'ordr'; did you mean 'order'? (allowed keys here: prediction, order, start, nodes, basis, relaxation, halveSecondDerivative, corrector, ems, noise, churn, langevin, momentum, timeShift)",
   )
   assert.equal(messageAt(doc([{ prediction: 'eps', order: 1 }]), 'steps[0].prediction'), 'got "eps"; expected one of noise, data')
 })

@@ -200,7 +200,7 @@ export const nativeModel = (gmm: Gmm.Gmm, param: P.Parameterization): F.Model =>
 /** a Float64 run of a schedule on `ns` with the model in its native parameterization */
 export const runOn = (ns: NS.NoiseSchedule, gmm: Gmm.Gmm, param: P.Parameterization = 'eps') => (s: S.SolverSchedule) => (
   xT: Float64Array,
-): F.Result => F.run(Prog.compile(ns, param)(s), nativeModel(gmm, param))(xT)
+): F.Result => F.run(Prog.compile(ns, param)(s), nativeModel(gmm, param), { D: gmm.D })(xT)
 
 // -------------------------------------------------------------------------------------------------
 // destructors: errors and slopes
@@ -214,7 +214,7 @@ export const sampleOf = (
   param: P.Parameterization = 'eps',
 ): Sample => {
   const prog = Prog.compile(ns, param)(schedule)
-  const r = F.run(prog, nativeModel(problem.gmm, param))(problem.xT)
+  const r = F.run(prog, nativeModel(problem.gmm, param), { D: problem.gmm.D })(problem.xT)
   const exact = problem.endpoint(ns, prog.points[0]!.t, prog.points[prog.points.length - 1]!.t)
   return { nfe: r.nfe, err: maxAbs(r.x, exact) }
 }

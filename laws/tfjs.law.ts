@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
 import * as Gmm from '../src/Gmm.ts'
 import * as L from '../src/Linear.ts'
+import * as Noise from '../src/Noise.ts'
 import * as NS from '../src/NoiseSchedule.ts'
 import * as Prog from '../src/Program.ts'
 import * as Solvers from '../src/solvers/index.ts'
@@ -36,7 +37,8 @@ interface Case {
 
 const arbCase: fc.Arbitrary<Case> = fc
   .record({
-    solver: fc.constantFrom(...Solvers.all),
+    // time-shift decisions (a per-sample argmin) flip under float32 rounding near ties: laws/timeshift.law.ts checks them with a decision margin
+    solver: fc.constantFrom(...Solvers.all.filter((n) => n.needs === undefined && !n.build({ nfe: 8 }).steps.some((d) => d.timeShift !== undefined))),
     nfe: fc.integer({ min: 2, max: 30 }),
     grid: arbSpacing,
     K: fc.integer({ min: 1, max: 4 }),
@@ -51,7 +53,7 @@ const arbCase: fc.Arbitrary<Case> = fc
   }))
 
 /** Float64 run, and the same run on the active tfjs backend (everything it allocated disposed) */
-const float64 = (c: Case): Float64Array => F.run(c.p, Gmm.eps(c.g))(c.xT).x
+const float64 = (c: Case): Float64Array => F.run(c.p, Gmm.eps(c.g), { D: c.g.D })(c.xT).x
 const tfjs = (c: Case, opts: _.Options = {}): Float64Array => {
   const model = TfjsGmm.eps(c.g)
   const xT = _.fromFloat64(c.xT, c.g.D)
@@ -81,6 +83,10 @@ const f32Dev = (c: Case, exact: Float64Array): number => {
   const env: Prog.Env<Float64Array> = {
     lincomb: (t) => L.float64.lincomb(t).map(Math.fround),
     model: (x, at) => eps(x, at).map((v) => Math.fround(v * (1 + 8 * u * (2 * noise() - 1)))),
+    // stochastic steps: the same counter-based draws, rounded to float32 as the Tfjs interpreter uploads them
+    normal: (key, like) => Noise.normals(0, key, like.length / c.g.D, c.g.D).map(Math.fround),
+    stats: F.rowStats(c.g.D),
+    lincombWide: (t) => F.lincombWide(c.g.D)(t).map(Math.fround),
   }
   return maxAbsDiff(Prog.run(env)(c.p)(c.xT).x, exact)
 }
@@ -202,7 +208,7 @@ test('a model turning NaN at call j stops the run at the step Float64 names, lea
         }
         return -2
       }
-      const expected = stepOf(() => F.run(c.p, nanFrom(Gmm.eps(c.g), (v) => v.fill(NaN)))(c.xT))
+      const expected = stepOf(() => F.run(c.p, nanFrom(Gmm.eps(c.g), (v) => v.fill(NaN)), { D: c.g.D })(c.xT))
       assert.ok(expected >= 0, `${c.id}: Float64 did not stop`)
       const model = TfjsGmm.eps(c.g)
       const xT = _.fromFloat64(c.xT, c.g.D)

@@ -5,6 +5,7 @@
  */
 import * as t from 'io-ts'
 import * as Gmm from './Gmm.ts'
+import * as MR from './MeanReverting.ts'
 import * as NS from './NoiseSchedule.ts'
 import type * as S from './SolverSchedule.ts'
 import * as Dpm from './solvers/Dpm.ts'
@@ -36,10 +37,17 @@ const ScheduleC = t.union([
     t.type({ name: t.literal('linear') }),
     t.partial({ beta_0: t.number, beta_1: t.number, T: t.number, t_0: t.number }),
   ]),
+  t.intersection([
+    t.type({ name: t.literal('mean_reverting'), lambda_inf: t.number }),
+    t.partial({ theta: t.union([t.literal('cosine'), t.literal('linear'), t.literal('constant')]), alpha_T: t.number, T: t.number, t_0: t.number }),
+  ]),
 ])
 
-/** what `sample` and `search` need: a problem and a schedule (other keys ignored) */
-export const ProblemFileC = t.type({ problem: ProblemC, schedule: ScheduleC })
+/**
+ * what `sample` and `search` need: a problem and a schedule (other keys ignored); a mean_reverting schedule also
+ * needs `mu`, the condition: one row of D numbers for every sample, or one row per sample (N × D, like x_T)
+ */
+export const ProblemFileC = t.intersection([t.type({ problem: ProblemC, schedule: ScheduleC }), t.partial({ mu: t.union([t.array(t.number), Matrix]) })])
 
 const RunC = t.intersection([
   t.type({
@@ -58,8 +66,11 @@ export const GoldenC = t.intersection([
   t.partial({ ground_truth: t.type({ x_0: Matrix }), golden_rows: t.number, format: t.string }),
 ])
 
+/** a decoded problem file: the mixture and its noise schedule */
 export type ProblemFile = t.TypeOf<typeof ProblemFileC>
+/** a decoded golden file */
 export type Golden = t.TypeOf<typeof GoldenC>
+/** one reference run of a golden file */
 export type Run = t.TypeOf<typeof RunC>
 
 // -------------------------------------------------------------------------------------------------
@@ -85,8 +96,24 @@ export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => {
           ...(s.t_array === undefined ? {} : { tArray: s.t_array }),
           ...(s.log_alpha_array === undefined ? {} : { logAlphaArray: s.log_alpha_array }),
         })
-      : NS.vpLinear(s.beta_0 ?? 0.1, s.beta_1 ?? 20)
+      : s.name === 'linear'
+        ? NS.vpLinear(s.beta_0 ?? 0.1, s.beta_1 ?? 20)
+        : MR.schedule({ lambdaInf: s.lambda_inf, ...(s.theta === undefined ? {} : { theta: s.theta }), ...(s.alpha_T === undefined ? {} : { alphaT: s.alpha_T }) })
   return NS.withRange(s.T ?? 1, s.t_0 ?? 1e-3)(ns)
+}
+
+/** the condition μ of a mean-reverting problem for N rows (row-major N·D), undefined for the other schedules; throws on a mismatch */
+export const muOf = (f: ProblemFile, N: number): Float64Array | undefined => {
+  const mr = f.schedule.name === 'mean_reverting'
+  if (f.mu === undefined) {
+    if (mr) throw new Error('a mean_reverting schedule needs the condition: add "mu" (D numbers for every row, or N rows of D like x_T)')
+    return undefined
+  }
+  if (!mr) throw new Error(`"mu" is the condition of a mean_reverting schedule (schedule is ${f.schedule.name}); remove it`)
+  const flat = f.mu.flat()
+  const D = f.problem.D
+  if (!(flat.length === D || flat.length === N * D)) throw new Error(`"mu" has ${flat.length} numbers; expected D = ${D} (one condition for every row) or N·D = ${N * D} (one row per sample)`)
+  return MR.rowsOf(flat, N, D)
 }
 
 /** the mixture of a problem file */

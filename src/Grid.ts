@@ -2,7 +2,7 @@
  * Grids: where the steps go. A grid is data (`Grid`); `resolve` turns it into a decreasing list of
  * times for one noise schedule and range. Points are computed by fraction, never by accumulation.
  */
-import type { NoiseSchedule } from './NoiseSchedule.ts'
+import type { NoiseSchedule, Point } from './NoiseSchedule.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -15,6 +15,8 @@ export type Spacing = 'time_uniform' | 'logSNR' | 'time_quadratic' | 'karras'
  * A grid: `steps` intervals of a spacing from T to t0, or an explicit list of times.
  * `split[i] = k` cuts outer interval i into k sub-intervals evenly in `splitIn` (λ by default):
  * DPM-Solver's singlestep inner points and k-diffusion's DPM-2 midpoints.
+ * `final: 'sigma0'` then replaces the last point by the σ = 0 point (λ = +∞, α = 1; t = 0 on VP):
+ * diffusers' final_sigmas_type = 'zero'.
  */
 export type Grid =
   | {
@@ -25,12 +27,14 @@ export type Grid =
       readonly t0?: number
       readonly split?: ReadonlyArray<number>
       readonly splitIn?: 'lambda' | 't'
+      readonly final?: 'sigma0'
     }
   | {
       readonly spacing: 'explicit'
       readonly t: ReadonlyArray<number>
       readonly split?: ReadonlyArray<number>
       readonly splitIn?: 'lambda' | 't'
+      readonly final?: 'sigma0'
     }
 
 // -------------------------------------------------------------------------------------------------
@@ -97,8 +101,26 @@ const outer = (ns: NoiseSchedule, g: Grid): ReadonlyArray<number> => {
   }
 }
 
-/** resolve a grid against a schedule: the decreasing list of all step boundaries t_0 > … > t_n */
+/** the σ = 0 point of a schedule: t = t(λ = +∞), σ = 0, λ = +∞ (α = α(t), 1 on every built-in schedule) */
+export const sigmaZero = (ns: NoiseSchedule): Point => {
+  const t = ns.tOfLambda(Infinity)
+  return { t, alpha: ns.alpha(t), sigma: 0, lambda: Infinity }
+}
+
+/** resolve a grid against a schedule: the decreasing list of all step boundaries t_0 > … > t_n (the last one t(λ = ∞) with final sigma0) */
 export const resolve = (ns: NoiseSchedule) => (g: Grid): ReadonlyArray<number> => {
+  const ts = split(ns, g)
+  return g.final === 'sigma0' ? [...ts.slice(0, -1), sigmaZero(ns).t] : ts
+}
+
+/** the grid's points {t, α, σ, λ}; with final sigma0 the last one is exactly `sigmaZero` */
+export const points = (ns: NoiseSchedule) => (g: Grid): ReadonlyArray<Point> => {
+  const ps = split(ns, g).map((t): Point => ({ t, alpha: ns.alpha(t), sigma: ns.sigma(t), lambda: ns.lambda(t) }))
+  return g.final === 'sigma0' ? [...ps.slice(0, -1), sigmaZero(ns)] : ps
+}
+
+/** the outer times cut by `split` */
+const split = (ns: NoiseSchedule, g: Grid): ReadonlyArray<number> => {
   const ts = outer(ns, g)
   if (g.split === undefined) return ts
   const out: number[] = [ts[0]!]

@@ -5,16 +5,20 @@
  */
 import type { Linear } from './Linear.ts'
 import type { Point } from './NoiseSchedule.ts'
+import type { Subset } from './Program.ts'
 import * as P from './Parameterization.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------------------
 
-/** a model: native output `param` at (x, point) */
+/**
+ * a model: native output `param` at (x, point); `subset`: x holds only those rows of the batch (per-sample
+ * times of a kept time shift): a model conditioned per row must take the same rows of its condition, or throw
+ */
 export interface Model<V> {
   readonly param: P.Parameterization
-  readonly call: (x: V, at: Point) => V
+  readonly call: (x: V, at: Point, subset?: Subset) => V
 }
 
 /** how a network reads time: the continuous t, DPM-Solver's discrete index 1000·(t − 1/N), 999·t, or σ̄ = σ/α */
@@ -25,7 +29,7 @@ export type TimeInput = 'continuous' | { readonly discrete: number } | 'scaled99
 // -------------------------------------------------------------------------------------------------
 
 /** a model from its parameterization and function */
-export const make = <V>(param: P.Parameterization, call: (x: V, at: Point) => V): Model<V> => ({ param, call })
+export const make = <V>(param: P.Parameterization, call: (x: V, at: Point, subset?: Subset) => V): Model<V> => ({ param, call })
 
 /** τ(t) for a time-input convention: t | 1000·(t − 1/N) | 999·t | e^{−λ_t} */
 export const timeOf = (ti: TimeInput) => (at: Point): number => {
@@ -54,8 +58,8 @@ export const fromNetwork = <V>(param: P.Parameterization, ti: TimeInput, net: (x
  */
 export const as = <V>(L: Linear<V>, to: P.Parameterization) => (m: Model<V>): Model<V> => {
   if (m.param === to) return m
-  return make(to, (x, at) => {
-    const out = m.call(x, at)
+  return make(to, (x, at, subset) => {
+    const out = m.call(x, at, subset)
     const e = P.toPrediction(m.param, 'noise')(at)
     const d = P.toPrediction(m.param, 'data')(at)
     const f = P.fromPredictions(to)(at)

@@ -19,6 +19,8 @@ export interface NoiseSchedule {
   readonly tOfLambda: (lambda: number) => number
   /** mean-reverting (MR-SDE, §10): x_t = α_t·x0 + (1 − α_t)·μ + σ_t·ε with a condition μ; the solvers act on y = x − μ */
   readonly meanReverting?: boolean
+  /** the velocity's scale c: v = c·α·ε − (σ/c)·x0 (default 1; mean-reverting IR-SDE: λ_∞, §10.2) */
+  readonly vScale?: number
 }
 
 /** A resolved time point: everything a coefficient rule needs about t. */

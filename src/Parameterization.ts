@@ -31,9 +31,10 @@ export const all: ReadonlyArray<Parameterization> = ['eps', 'x0', 'v', 'flow']
 /**
  * ε and x0 from (x, out) at p:
  * eps: ε = out, x0 = (x − σ·out)/α;  x0: x0 = out, ε = (x − α·out)/σ;
- * v: ε = (α·v + σ·x)/(α²+σ²), x0 = (α·x − σ·v)/(α²+σ²);  flow (α = 1−t, σ = t, u = ε − x0): ε = x + α·u, x0 = x − σ·u
+ * v = c·α·ε − (σ/c)·x0 (c = vScale, default 1): ε = (cα·v + σ·x)/(c²α²+σ²), x0 = c(cα·x − σ·v)/(c²α²+σ²);
+ * flow (α = 1−t, σ = t, u = ε − x0): ε = x + α·u, x0 = x − σ·u
  */
-export const toPrediction = (param: Parameterization, pred: Prediction) => (p: Point): Affine => {
+export const toPrediction = (param: Parameterization, pred: Prediction, vScale = 1) => (p: Point): Affine => {
   const { alpha: a, sigma: s } = p
   switch (param) {
     case 'eps':
@@ -41,8 +42,9 @@ export const toPrediction = (param: Parameterization, pred: Prediction) => (p: P
     case 'x0':
       return pred === 'data' ? { x: 0, out: 1 } : { x: 1 / s, out: -a / s }
     case 'v': {
-      const n = a * a + s * s
-      return pred === 'noise' ? { x: s / n, out: a / n } : { x: a / n, out: -s / n }
+      const ca = vScale * a
+      const n = ca * ca + s * s
+      return pred === 'noise' ? { x: s / n, out: ca / n } : { x: (vScale * ca) / n, out: (-vScale * s) / n }
     }
     case 'flow':
       return pred === 'noise' ? { x: 1, out: a } : { x: 1, out: -s }
@@ -50,18 +52,24 @@ export const toPrediction = (param: Parameterization, pred: Prediction) => (p: P
 }
 
 /**
- * the native output from (ε, x0) at p: eps → ε; x0 → x0; v → α·ε − σ·x0; flow → ε − x0.
+ * the native output from (ε, x0) at p: eps → ε; x0 → x0; v → c·α·ε − (σ/c)·x0 (c = vScale, default 1); flow → ε − x0.
  * Returned as coefficients on (ε, x0).
  */
-export const fromPredictions = (param: Parameterization) => (p: Point): { readonly eps: number; readonly x0: number } => {
+export const fromPredictions = (param: Parameterization, vScale = 1) => (p: Point): { readonly eps: number; readonly x0: number } => {
   switch (param) {
     case 'eps':
       return { eps: 1, x0: 0 }
     case 'x0':
       return { eps: 0, x0: 1 }
     case 'v':
-      return { eps: p.alpha, x0: -p.sigma }
+      return { eps: vScale * p.alpha, x0: -p.sigma / vScale }
     case 'flow':
       return { eps: 1, x0: -1 }
   }
 }
+
+/**
+ * κ, the μ content of a native output under a mean-reverting schedule (§10.2): out_y = out − κ·μ on y = x − μ.
+ * The model's x0 is the clean x0 = x0_y + μ (κ = 1; flow u = ε − x0: −1); ε and v = c·α·ε − (σ/c)·(x0 − μ) live on y (κ = 0)
+ */
+export const muContent = (param: Parameterization): number => (param === 'x0' ? 1 : param === 'flow' ? -1 : 0)

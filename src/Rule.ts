@@ -193,12 +193,19 @@ export const coefficients = (ns: NoiseSchedule, rule: Rule) => (
   nodes: ReadonlyArray<Point>,
 ): Coefficients => {
   const data = rule.prediction === 'data'
-  const eta = data ? (rule.eta ?? 0) : 0
+  const eta = rule.eta ?? 0
   const h = target.lambda - start.lambda
   const hh = data ? -(1 + eta) * h : h
-  const gamma = data ? target.alpha : target.sigma
+  // noise form with η (SDE-DPM-Solver, MRS noise SDE): every output weight ×(1 + η), x_s keeps α_t/α_s
+  const gamma = data ? target.alpha : (1 + eta) * target.sigma
   const onStart = data ? (target.sigma / start.sigma) * (eta === 0 ? 1 : Math.exp(-eta * h)) : target.alpha / start.alpha
   const n = nodes.length
+  // into σ_t = 0 (λ_t = +∞) only the first-order step is defined (an interpolant would be extrapolated to λ = ∞):
+  // data x_t = α_t·m (e^{−h} = 0); noise x_t = (α_t/α_s)·x_s − (1 + η)·α_t·e^{−λ_s}·m (σ_t·e^h = α_t·e^{−λ_s})
+  if (target.lambda === Infinity) {
+    if (n !== 1) throw new Error(`a step into σ = 0 (λ = ∞) must be first order, got ${n} nodes; use order 1 there (SolverSchedule.effectiveSteps does with grid.final sigma0)`)
+    return { onStart: data ? 0 : onStart, onNodes: [data ? target.alpha : -(1 + eta) * target.alpha * Math.exp(-start.lambda)] }
+  }
   switch (rule.basis) {
     case 'ab': {
       const b = rule.abBeta ?? 1

@@ -10,7 +10,7 @@ import type * as Gmm from '../../src/Gmm.ts'
 import * as Prog from '../../src/Program.ts'
 import * as Tfjs from '../../src/interpreters/Tfjs.ts'
 import * as TfjsGmm from '../../src/interpreters/TfjsGmm.ts'
-import { ns } from './demo.ts'
+import { ns, safeOptions } from './demo.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -22,6 +22,8 @@ export interface RunRequest {
   readonly gmm: Gmm.Gmm
   readonly xT: ReadonlyArray<number>
   readonly lincomb?: Tfjs.Variant
+  /** run it a second time under tf.profile to list the kernels (default false) */
+  readonly profile?: boolean
 }
 
 /** what a run did */
@@ -40,7 +42,7 @@ export interface RunReport {
   readonly after: number
   /** numTensors above the count before the request once everything is disposed (0) */
   readonly leaked: number
-  /** distinct kernel names of the same run under tf.profile */
+  /** distinct kernel names of the same run under tf.profile ([] unless asked) */
   readonly kernels: ReadonlyArray<string>
 }
 
@@ -49,6 +51,8 @@ export interface LincombCase {
   readonly shape: readonly [number, number]
   readonly cs: ReadonlyArray<number>
   readonly vs: ReadonlyArray<ReadonlyArray<number>>
+  /** webgl: run with WEBGL_PACK set to this (packed vec4 or unpacked float shaders), then restore it */
+  readonly pack?: boolean
 }
 
 /** the case computed by both variants, and the kernels each ran */
@@ -57,6 +61,28 @@ export interface LincombReport {
   readonly addN: ReadonlyArray<number>
   readonly fusedKernels: ReadonlyArray<string>
   readonly addNKernels: ReadonlyArray<string>
+}
+
+/** a benchmark: a schedule's program on a [rows, cols] batch whose model is tf.clone of a fixed ε (no compute) */
+export interface BenchRequest {
+  readonly schedule: unknown
+  readonly rows: number
+  readonly cols: number
+  readonly reps: number
+  /** the variants compared, their repetitions interleaved */
+  readonly lincombs: ReadonlyArray<Tfjs.Variant>
+}
+
+/** per variant and repetition: ms per step (the run, then one readback of the result that waits for the GPU), and the kernels of one run */
+export interface BenchReport {
+  readonly backend: string
+  readonly steps: number
+  readonly combines: number
+  readonly msPerStep: Readonly<Record<string, ReadonlyArray<number>>>
+  /** ms of one readback of a fresh [rows, cols] result alone (median; included above, not subtracted) */
+  readonly readbackMs: number
+  /** tfjs kernel calls of one run, by variant and kernel name */
+  readonly kernels: Readonly<Record<string, Readonly<Record<string, number>>>>
 }
 
 /** the active backend as the page shows it */
@@ -83,6 +109,9 @@ export interface Api {
   readonly use: (b: Tfjs.Backend) => Promise<Status>
   readonly run: (r: RunRequest) => Promise<RunReport>
   readonly lincomb: (c: LincombCase) => Promise<LincombReport>
+  readonly bench: (r: BenchRequest) => Promise<BenchReport>
+  /** recompute the error-vs-NFE chart and wait for it */
+  readonly settle: () => Promise<void>
   /** stop the animation and draw frame k (−1: the last) */
   readonly show: (k: number) => void
   readonly canvasStats: () => CanvasStats
@@ -113,7 +142,7 @@ const unique = (names: ReadonlyArray<string>): ReadonlyArray<string> => [...new 
 // destructors
 // -------------------------------------------------------------------------------------------------
 
-/** run a request on the active backend, recording numTensors after every instruction, then once more under tf.profile */
+/** run a request on the active backend (`demo.safeOptions`), recording numTensors after every instruction (then once more under tf.profile if asked) */
 export const run = async (r: RunRequest): Promise<RunReport> => {
   const p = programOf(r.schedule)
   const variant = r.lincomb ?? Tfjs.bestVariant()
@@ -124,6 +153,7 @@ export const run = async (r: RunRequest): Promise<RunReport> => {
   const tensors: number[] = []
   const steps: number[] = []
   const out = Tfjs.run(p, model, {
+    ...safeOptions(),
     lincomb: variant,
     observe: (_k, ins) => {
       tensors.push(tf.memory().numTensors - baseline)
@@ -133,8 +163,8 @@ export const run = async (r: RunRequest): Promise<RunReport> => {
   const after = tf.memory().numTensors - baseline
   const x = Array.from(await out.x.data())
   out.x.dispose()
-  const profile = await tf.profile(() => Tfjs.run(p, model, { lincomb: variant })(xT).x)
-  if (profile.result instanceof tf.Tensor) profile.result.dispose()
+  const profile = r.profile === true ? await tf.profile(() => Tfjs.run(p, model, { ...safeOptions(), lincomb: variant })(xT).x) : undefined
+  tf.dispose(profile?.result)
   tf.dispose(xT)
   model.dispose()
   return {
@@ -147,12 +177,23 @@ export const run = async (r: RunRequest): Promise<RunReport> => {
     steps,
     after,
     leaked: tf.memory().numTensors - before,
-    kernels: unique(profile.kernelNames),
+    kernels: unique(profile?.kernelNames ?? []),
   }
 }
 
 /** Σ cᵢ·vᵢ by 'fused' and by 'addN' on the active backend, with the kernels each variant ran */
 export const lincomb = async (c: LincombCase): Promise<LincombReport> => {
+  if (c.pack === undefined || tf.getBackend() !== 'webgl') return both(c)
+  const pack = tf.env().getBool('WEBGL_PACK')
+  tf.env().set('WEBGL_PACK', c.pack)
+  try {
+    return await both(c)
+  } finally {
+    tf.env().set('WEBGL_PACK', pack)
+  }
+}
+
+const both = async (c: LincombCase): Promise<LincombReport> => {
   const ts = c.vs.map((v) => tf.tensor2d(Float32Array.from(v), [c.shape[0], c.shape[1]], 'float32'))
   const terms = c.cs.map((ci, i) => [ci, ts[i]!] as const)
   const values = async (variant: Tfjs.Variant) => {
@@ -166,4 +207,52 @@ export const lincomb = async (c: LincombCase): Promise<LincombReport> => {
   const addN = await values('addN')
   tf.dispose(ts)
   return { fused: fused.data, addN: addN.data, fusedKernels: fused.kernels, addNKernels: addN.kernels }
+}
+
+/** time a program's runs per variant (2 warm-up runs each, then the repetitions interleaved), no finiteness check, each run ended by reading the result back */
+export const bench = async (r: BenchRequest): Promise<BenchReport> => {
+  const p = programOf(r.schedule)
+  const eps = tf.randomNormal<tf.Rank.R2>([r.rows, r.cols], 0, 1, 'float32', 1)
+  const xT = tf.randomNormal<tf.Rank.R2>([r.rows, r.cols], 0, 1, 'float32', 2)
+  const model: Tfjs.Model = () => tf.clone(eps)
+  const opts = (lincomb: Tfjs.Variant): Tfjs.Options => ({ check: false, lincomb })
+  const once = async (v: Tfjs.Variant): Promise<number> => {
+    const t0 = performance.now()
+    const out = Tfjs.run(p, model, opts(v))(xT)
+    await out.x.data()
+    const ms = performance.now() - t0
+    out.x.dispose()
+    return ms
+  }
+  const readback = async (): Promise<number> => {
+    const y = tf.add(xT, 1)
+    const t0 = performance.now()
+    await y.data()
+    const ms = performance.now() - t0
+    y.dispose()
+    return ms
+  }
+  const steps = p.steps.length
+  const runs: Record<string, number[]> = Object.fromEntries(r.lincombs.map((v) => [v, []]))
+  for (const v of r.lincombs) for (let k = 0; k < 2; k++) await once(v)
+  for (let k = 0; k < r.reps; k++) for (const v of r.lincombs) runs[v]!.push((await once(v)) / steps)
+  const backs: number[] = []
+  for (let k = 0; k < 5; k++) backs.push(await readback())
+  const kernels: Record<string, Record<string, number>> = {}
+  for (const v of r.lincombs) {
+    const profile = await tf.profile(() => Tfjs.run(p, model, opts(v))(xT).x)
+    tf.dispose(profile.result)
+    const counts: Record<string, number> = {}
+    for (const k of profile.kernels) counts[k.name] = (counts[k.name] ?? 0) + 1
+    kernels[v] = counts
+  }
+  tf.dispose([eps, xT])
+  return {
+    backend: tf.getBackend(),
+    steps,
+    combines: p.instrs.filter((i) => i.op === 'combine').length,
+    msPerStep: runs,
+    readbackMs: [...backs].sort((a, b) => a - b)[backs.length >> 1]!,
+    kernels,
+  }
 }

@@ -45,7 +45,7 @@ export const build = async (dir: string = defaultDir): Promise<Built> => {
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    minify: true,
+    minify: process.env['STEPWISE_DEMO_MINIFY'] !== '0',
     sourcemap: 'linked',
     legalComments: 'none',
     define: { 'process.env.NODE_ENV': '"production"' },

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import * as Codec from '../../src/codecs/SolverSchedule.ts'
 import * as Gmm from '../../src/Gmm.ts'
 import * as NS from '../../src/NoiseSchedule.ts'
@@ -57,6 +58,9 @@ export interface Active {
   readonly failed: ReadonlyArray<{ readonly backend: Tfjs.Backend; readonly error: string }>
 }
 
+/** the named solvers the demo offers: those that need nothing but ε̂ (DPM-Solver-v3 needs its model statistics) */
+export const solvers: ReadonlyArray<Solvers.Named> = Solvers.all.filter((n) => n.needs === undefined)
+
 /** the backends `auto` tries, in order */
 export const preference: ReadonlyArray<Tfjs.Backend> = ['webgpu', 'webgl', 'wasm', 'cpu']
 
@@ -80,13 +84,13 @@ export const mixtures: ReadonlyArray<Mixture> = [
   { id: 'random6', label: 'random K = 6 (seed 7)', gmm: Gmm.random(6, 2, 7) },
 ]
 
-/** the component with the highest posterior at t₀ for each row of x (row-major, D = 2) */
+/** the component with the highest posterior at t₀ for each row of x (row-major): argmax_k log w_k − ½Σ_d[(x_d − μ_kd)²/s²_kd + log s²_kd] */
 export const labelsOf = (g: Gmm.Gmm, x: Float64Array): ReadonlyArray<number> =>
   Array.from({ length: x.length / g.D }, (_, b) => {
-    const score = (k: number) =>
-      Math.log(g.weights[k]!) -
-      0.5 * g.means[k]!.reduce((acc, mu, d) => acc + (x[b * g.D + d]! - mu) ** 2 / g.variances[k]![d]! + Math.log(g.variances[k]![d]!), 0)
-    return Array.from({ length: g.K }, (_, k) => k).reduce((best, k) => (score(k) > score(best) ? k : best), 0)
+    const scores = g.means.map(
+      (mu, k) => Math.log(g.weights[k]!) - 0.5 * mu.reduce((acc, m, d) => acc + (x[b * g.D + d]! - m) ** 2 / g.variances[k]![d]! + Math.log(g.variances[k]![d]!), 0),
+    )
+    return scores.indexOf(Math.max(...scores))
   })
 
 /** `rows` standard normal start points (seeded) and their exact endpoints (Reference, rtol = atol = 1e-12) */
@@ -113,22 +117,22 @@ export const pretty = (s: S.SolverSchedule): string => {
 
 /** text ↦ a compiled program, or the issues (decode issues with paths; a compile failure as one issue at '(compile)') */
 export const programOf = (text: string): E.Either<ReadonlyArray<Codec.Issue>, Prog.Program> =>
-  E.chain((s: S.SolverSchedule) =>
-    E.tryCatch(
-      () => Prog.compile(ns, 'eps')(s),
-      (e) => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }],
-    ),
-  )(Codec.parseJson(text))
+  pipe(
+    Codec.parseJson(text),
+    E.chainW((s) => E.tryCatch(() => Prog.compile(ns, 'eps')(s), (e): ReadonlyArray<Codec.Issue> => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }])),
+  )
 
 // -------------------------------------------------------------------------------------------------
 // backends
 // -------------------------------------------------------------------------------------------------
 
-/** the WebGL renderer string (unmasked where allowed), or '' off webgl */
+/** the GPU behind the active backend: WebGL's renderer string (unmasked where allowed) or WebGPU's adapter vendor and architecture; '' on cpu/wasm */
 export const renderer = (): string => {
   const b: object = tf.backend()
+  const info = 'adapterInfo' in b && typeof b.adapterInfo === 'object' && b.adapterInfo !== null ? b.adapterInfo : undefined
+  if (info !== undefined) return ['vendor', 'architecture'].map((k) => (k in info ? String(Object.getOwnPropertyDescriptor(info, k)?.value ?? '') : '')).join(' ').trim()
   const gpgpu = 'gpgpu' in b && typeof b.gpgpu === 'object' && b.gpgpu !== null ? b.gpgpu : undefined
-  const gl = gpgpu !== undefined && 'gl' in gpgpu && gpgpu.gl instanceof WebGL2RenderingContext ? gpgpu.gl : undefined
+  const gl = gpgpu !== undefined && 'gl' in gpgpu && (gpgpu.gl instanceof WebGL2RenderingContext || gpgpu.gl instanceof WebGLRenderingContext) ? gpgpu.gl : undefined
   if (gl === undefined) return ''
   const ext = gl.getExtension('WEBGL_debug_renderer_info')
   return String(gl.getParameter(ext === null ? gl.RENDERER : ext.UNMASKED_RENDERER_WEBGL))
@@ -160,30 +164,53 @@ export const initFirst = async (order: ReadonlyArray<Tfjs.Backend>): Promise<Act
 // -------------------------------------------------------------------------------------------------
 
 /**
- * run `p` on the active backend from the problem's x_T, copying x at every grid point the model
- * evaluates (a pseudo corrector's point shows its predicted x) and the result; throws the run's StepError
+ * run options for the active backend: on webgpu the interpreter's per-combine finiteness check is
+ * off, because it reads a sum back synchronously and tfjs-backend-webgpu 4.22 reads synchronously
+ * through a canvas (headless it returns zeros and can lose the device); runs here check their
+ * result once, asynchronously, instead
  */
-export const trajectory = (p: Prog.Program, pr: Problem, opts: Tfjs.Options = {}): Trajectory => {
-  const D = pr.mixture.gmm.D
-  const frames: Array<Float32Array | undefined> = p.points.map(() => undefined)
-  frames[0] = Float32Array.from(pr.xT)
+export const safeOptions = (): Tfjs.Options => (tf.getBackend() === 'webgpu' ? { check: false } : {})
+
+/** a tensor's values, read asynchronously (no synchronous GPU readback) */
+export const read = async (t: tf.Tensor): Promise<Float64Array> => Float64Array.from(await t.data())
+
+/** throw unless every value is finite */
+const finite = (x: Float64Array): Float64Array => {
+  const k = x.findIndex((v) => !Number.isFinite(v))
+  if (k >= 0) throw new Error(`the run produced ${x[k]} at element ${k}; the step coefficients are not finite here (try a lower order or another grid)`)
+  return x
+}
+
+/**
+ * run `p` on the active backend from the problem's x_T, keeping x at every grid point the model
+ * evaluates (a pseudo corrector's point shows its predicted x) and the result; `ms` includes reading
+ * the result back. Throws the run's StepError, or an Error for a non-finite result.
+ */
+export const trajectory = async (p: Prog.Program, pr: Problem, opts: Tfjs.Options = safeOptions()): Promise<Trajectory> => {
+  const kept: Array<tf.Tensor | undefined> = p.points.map(() => undefined)
   const inner = TfjsGmm.eps(pr.mixture.gmm)
   const model: Tfjs.Model = (x, at) => {
     const k = p.points.indexOf(at)
-    if (k > 0) frames[k] = Float32Array.from(x.dataSync())
+    if (k > 0) {
+      kept[k]?.dispose()
+      kept[k] = tf.keep(tf.clone(x))
+    }
     return inner(x, at)
   }
-  const xT = Tfjs.fromFloat64(pr.xT, D)
-  const t0 = performance.now()
+  const xT = Tfjs.fromFloat64(pr.xT, pr.mixture.gmm.D)
   try {
+    const t0 = performance.now()
     const r = Tfjs.run(p, model, opts)(xT)
-    const x = Tfjs.toFloat64(r.x)
-    r.x.dispose()
+    const x = await read(r.x).finally(() => r.x.dispose())
     const ms = performance.now() - t0
-    frames[frames.length - 1] = Float32Array.from(x)
-    const filled = frames.reduce<Float32Array[]>((acc, f) => [...acc, f ?? acc[acc.length - 1]!], [])
-    return { frames: filled, ts: p.points.map((q) => q.t), x, nfe: r.nfe, ms }
+    const seen = await Promise.all(kept.map((t) => (t === undefined ? undefined : t.data().then((v) => Float32Array.from(v)))))
+    const frames = [...seen.slice(0, -1), Float32Array.from(finite(x))].reduce<Float32Array[]>(
+      (acc, f, k) => [...acc, f ?? (k === 0 ? Float32Array.from(pr.xT) : acc[k - 1]!)],
+      [],
+    )
+    return { frames, ts: p.points.map((q) => q.t), x, nfe: r.nfe, ms }
   } finally {
+    tf.dispose(kept.filter((t): t is tf.Tensor => t !== undefined))
     xT.dispose()
     inner.dispose()
   }
@@ -202,14 +229,12 @@ export const meanL2 = (x: ArrayLike<number>, y: ArrayLike<number>, D: number): n
 }
 
 /** the final x of `p` on the active backend (no frames); NaN-filled when the run stops on a non-finite value */
-export const endpointOn = (p: Prog.Program, pr: Problem): Float64Array => {
+export const endpointOn = async (p: Prog.Program, pr: Problem): Promise<Float64Array> => {
   const model = TfjsGmm.eps(pr.mixture.gmm)
   const xT = Tfjs.fromFloat64(pr.xT, pr.mixture.gmm.D)
   try {
-    const r = Tfjs.run(p, model)(xT)
-    const x = Tfjs.toFloat64(r.x)
-    r.x.dispose()
-    return x
+    const r = Tfjs.run(p, model, safeOptions())(xT)
+    return await read(r.x).finally(() => r.x.dispose())
   } catch {
     return new Float64Array(pr.xT.length).fill(NaN)
   } finally {
@@ -236,9 +261,9 @@ export const errorSeries = async (
     if (named === undefined) continue
     const points: Array<readonly [number, number]> = []
     for (const n of nfes) {
-      const p = E.tryCatch(() => Prog.compile(ns, 'eps')(named.build({ nfe: n })), () => undefined)
-      if (E.isLeft(p) || p.right === undefined) continue
-      points.push([p.right.nfe, meanL2(endpointOn(p.right, pr), pr.exact, pr.mixture.gmm.D)])
+      const p = E.tryCatch(() => Prog.compile(ns, 'eps')(named.build({ nfe: n })), String)
+      if (E.isLeft(p)) continue
+      points.push([p.right.nfe, meanL2(await endpointOn(p.right, pr), pr.exact, pr.mixture.gmm.D)])
       await pause()
       if (stale()) return undefined
     }

@@ -13,7 +13,6 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as Codec from '../../src/codecs/SolverSchedule.ts'
 import * as Plot from '../../src/Plot.ts'
 import type * as Prog from '../../src/Program.ts'
-import * as Solvers from '../../src/solvers/index.ts'
 import type * as Tfjs from '../../src/interpreters/Tfjs.ts'
 import '../../src/interpreters/TfjsWebgl.ts'
 import '../../src/interpreters/TfjsWebgpu.ts'
@@ -65,19 +64,25 @@ const VIEW = 3.2
 // -------------------------------------------------------------------------------------------------
 
 interface State {
-  active?: Demo.Active
-  problem?: Demo.Problem
-  program?: Prog.Program
-  trajectory?: Demo.Trajectory
+  active: Demo.Active | undefined
+  problem: Demo.Problem | undefined
+  trajectory: Demo.Trajectory | undefined
   label: string
   /** animation position in steps, 0 … frames − 1 */
   pos: number
   playing: boolean
+  /** the running animation loop (older loops stop) */
+  loop: number
+  /** the latest run (older runs do not show their result) */
+  run: number
   /** bumped by every change that invalidates a running chart computation */
   generation: number
+  /** the chart computation and the run in flight */
+  charting: Promise<void>
+  running: Promise<void>
 }
 
-const state: State = { label: '', pos: 0, playing: false, generation: 0 }
+const state: State = { active: undefined, problem: undefined, trajectory: undefined, label: '', pos: 0, playing: false, loop: 0, run: 0, generation: 0, charting: Promise.resolve(), running: Promise.resolve() }
 
 // -------------------------------------------------------------------------------------------------
 // drawing
@@ -91,7 +96,7 @@ const toPixel = (size: number) => (x: number, y: number): readonly [number, numb
 
 /** x of row b at animation position pos (linear between frames) */
 const at = (frames: ReadonlyArray<Float32Array>, pos: number, i: number): number => {
-  const k = Math.min(Math.floor(pos), frames.length - 1)
+  const k = Math.max(0, Math.min(Math.floor(pos), frames.length - 1))
   const f = pos - k
   const a = frames[k]![i]!
   return f === 0 || k + 1 >= frames.length ? a : a + f * (frames[k + 1]![i]! - a)
@@ -180,11 +185,13 @@ const draw = (): void => {
 /** advance the animation by wall time until the last frame */
 const animate = (): void => {
   let prev = performance.now()
+  const loop = ++state.loop
   const tick = (now: number) => {
     const tr = state.trajectory
-    if (!state.playing || tr === undefined) return
-    state.pos = Math.min(state.pos + (now - prev) / STEP_MS, tr.frames.length - 1)
-    prev = now
+    if (!state.playing || tr === undefined || loop !== state.loop) return
+    // a frame's timestamp may precede the performance.now() taken when the animation started
+    state.pos = Math.min(Math.max(0, state.pos + Math.max(0, now - prev) / STEP_MS), tr.frames.length - 1)
+    prev = Math.max(prev, now)
     if (state.pos >= tr.frames.length - 1) setPlaying(false)
     draw()
     if (state.playing) requestAnimationFrame(tick)
@@ -252,41 +259,59 @@ const setSummary = (text: string, bad = false): void => {
   ui.summary.classList.toggle('bad', bad)
 }
 
+/** a short name for the GPU: software renderers say so */
+const gpuName = (renderer: string): string =>
+  /swiftshader/i.test(renderer) ? 'SwiftShader (software)' : /llvmpipe/i.test(renderer) ? 'llvmpipe (software)' : renderer.replace(/^ANGLE \((.*)\)$/, '$1')
+
 const showBackend = (a: Demo.Active | undefined, error?: string): void => {
   ui.backend.classList.toggle('bad', a === undefined)
   ui.backend.textContent =
-    a === undefined
-      ? `no backend: ${error ?? ''}`
-      : `${a.backend} · lincomb ${a.variant}${a.renderer === '' ? '' : ` · ${a.renderer.replace(/^ANGLE \((.*)\)$/, '$1')}`}`
-  ui.backend.title = a === undefined ? '' : a.failed.map((f) => `${f.backend}: ${f.error}`).join('\n')
+    a === undefined ? `no backend: ${error ?? ''}` : `${a.backend} · lincomb ${a.variant}${a.renderer === '' ? '' : ` · ${gpuName(a.renderer)}`}`
+  ui.backend.title = a === undefined ? '' : [a.renderer, ...a.failed.map((f) => `${f.backend}: ${f.error}`)].filter((t) => t !== '').join('\n')
 }
 
-/** validate the editor, run its program on the active backend, start the animation */
-const runDocument = (): void => {
+/** validate the editor, run its program on the active backend, start the animation (a newer run supersedes it) */
+const runDocument = async (): Promise<void> => {
   const p = validate()
   const pr = state.problem
-  ui.nfe.value = p === undefined || ui.solver.value !== CUSTOM ? ui.nfe.value : String(p.nfe)
+  if (p !== undefined && ui.solver.value === CUSTOM) ui.nfe.value = String(p.nfe)
   if (p === undefined || pr === undefined || state.active === undefined) return
+  const run = ++state.run
+  const backend = state.active.backend
   try {
-    const tr = Demo.trajectory(p, pr)
-    state.program = p
+    const job = Demo.trajectory(p, pr)
+    state.running = job.then(() => undefined, () => undefined)
+    const tr = await job
+    if (run !== state.run) return
     state.trajectory = tr
     state.label = ui.solver.value === CUSTOM ? (p.schedule.name ?? 'custom document') : ui.solver.value
     state.pos = 0
     ui.frame.max = String(tr.frames.length - 1)
     const err = Demo.meanL2(tr.x, pr.exact, 2)
-    setSummary(
-      `${state.label} · NFE ${tr.nfe} · mean L2 error vs exact ODE endpoint ${err.toExponential(2)} · ` +
-        `${tr.ms.toFixed(0)} ms on ${state.active.backend}`,
-    )
+    setSummary(`${state.label} · NFE ${tr.nfe} · mean L2 error vs exact ODE endpoint ${err.toExponential(2)} · ${tr.ms.toFixed(0)} ms on ${backend}`)
     draw()
     setPlaying(true)
   } catch (e) {
+    if (run !== state.run) return
     state.trajectory = undefined
     draw()
     setSummary(e instanceof Error ? e.message : String(e), true)
   }
-  void chart()
+  refreshChart()
+}
+
+/** start recomputing the chart (an older computation stops at its next run) */
+const refreshChart = (): void => {
+  state.charting = chart().catch((e: unknown) => {
+    ui.chart.textContent = e instanceof Error ? e.message : String(e)
+  })
+}
+
+/** stop the background work (animation, chart) and wait for the runs in flight: the test API measures memory */
+const quiet = async (): Promise<void> => {
+  state.generation++
+  setPlaying(false)
+  await Promise.all([state.running, state.charting])
 }
 
 /** recompute the error-vs-NFE chart for the ticked solvers (and the current document as one point) */
@@ -294,7 +319,7 @@ const chart = async (): Promise<void> => {
   const generation = ++state.generation
   const pr = state.problem
   if (pr === undefined || state.active === undefined) return
-  const ids = [...ui.chartSolvers.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)
+  const ids = Array.from(ui.chartSolvers.querySelectorAll('input')).filter((i) => i.checked).map((i) => i.value)
   ui.chart.textContent = `computing ${ids.length} solvers × ${CHART_NFES.length} budgets on ${state.active.backend}…`
   const series = await Demo.errorSeries(ids, CHART_NFES, pr, () => tf.nextFrame(), () => state.generation !== generation)
   if (series === undefined || state.generation !== generation) return
@@ -349,10 +374,10 @@ const debounce = (ms: number, f: () => void): (() => void) => {
 }
 
 const setup = (): void => {
-  ui.solver.replaceChildren(...Solvers.all.map((n) => option(n.id, `${n.id} — ${n.label}`, n.label)), option(CUSTOM, 'custom document (editor)'))
+  ui.solver.replaceChildren(...Demo.solvers.map((n) => option(n.id, `${n.id} — ${n.label}`, n.label)), option(CUSTOM, 'custom document (editor)'))
   ui.mixture.replaceChildren(...Demo.mixtures.map((m) => option(m.id, m.label)))
   ui.chartSolvers.replaceChildren(
-    ...Solvers.all.map((n) => {
+    ...Demo.solvers.map((n) => {
       const box = Object.assign(document.createElement('input'), { type: 'checkbox', value: n.id, checked: CHART_DEFAULT.includes(n.id) })
       const label = document.createElement('label')
       label.title = n.label
@@ -360,23 +385,23 @@ const setup = (): void => {
       return label
     }),
   )
-  ui.solver.value = Solvers.byId(params.get('solver') ?? '') === undefined ? 'dpmpp-2m' : (params.get('solver') ?? 'dpmpp-2m')
+  ui.solver.value = Demo.solvers.some((n) => n.id === params.get('solver')) ? (params.get('solver') ?? '') : 'dpmpp-2m'
   ui.nfe.value = params.get('nfe') ?? '10'
   ui.mixture.value = Demo.mixtures.some((m) => m.id === params.get('data')) ? (params.get('data') ?? '') : Demo.mixtures[0]!.id
-  ui.backendChoice.value = [...ui.backendChoice.options].some((o) => o.value === params.get('backend')) ? (params.get('backend') ?? 'auto') : 'auto'
+  ui.backendChoice.value = Array.from(ui.backendChoice.options).some((o) => o.value === params.get('backend')) ? (params.get('backend') ?? 'auto') : 'auto'
 
   ui.solver.addEventListener('change', () => {
     ui.nfe.disabled = ui.solver.value === CUSTOM
     if (ui.solver.value !== CUSTOM) {
       loadNamed()
-      runDocument()
+      void runDocument()
     }
   })
   ui.nfe.addEventListener('change', () => {
     loadNamed()
-    runDocument()
+    void runDocument()
   })
-  const typed = debounce(450, runDocument)
+  const typed = debounce(450, () => void runDocument())
   ui.doc.addEventListener('input', () => {
     if (ui.solver.value !== CUSTOM) setCustom()
     if (validate() !== undefined) typed()
@@ -385,17 +410,17 @@ const setup = (): void => {
     const f = ui.file.files?.[0]
     if (f === undefined) return
     setCustom(await f.text())
-    runDocument()
+    await runDocument()
   })
-  ui.run.addEventListener('click', runDocument)
+  ui.run.addEventListener('click', () => void runDocument())
   ui.mixture.addEventListener('change', () => {
     loadProblem()
-    runDocument()
+    void runDocument()
   })
   ui.backendChoice.addEventListener('change', async () => {
     await useBackend(ui.backendChoice.value).then(runDocument, () => undefined)
   })
-  ui.chartSolvers.addEventListener('change', () => void chart())
+  ui.chartSolvers.addEventListener('change', refreshChart)
   ui.play.addEventListener('click', () => {
     const tr = state.trajectory
     if (tr === undefined) return
@@ -451,7 +476,7 @@ const start = async (): Promise<Api.Status> => {
       setCustom('')
       showIssues([{ path: '(root)', message: `could not load ${url} (${e instanceof Error ? e.message : String(e)})` }], '')
     })
-  runDocument()
+  await runDocument()
   return status(a)
 }
 
@@ -463,11 +488,25 @@ window.stepwiseTest = {
   use: async (b: Tfjs.Backend) => {
     ui.backendChoice.value = b
     const a = await useBackend(b)
-    runDocument()
+    await runDocument()
     return status(a)
   },
-  run: Api.run,
-  lincomb: Api.lincomb,
+  run: async (r) => {
+    await quiet()
+    return Api.run(r)
+  },
+  lincomb: async (c) => {
+    await quiet()
+    return Api.lincomb(c)
+  },
+  bench: async (r) => {
+    await quiet()
+    return Api.bench(r)
+  },
+  settle: async () => {
+    refreshChart()
+    await state.charting
+  },
   show: (k) => {
     setPlaying(false)
     const n = (state.trajectory?.frames.length ?? 1) - 1

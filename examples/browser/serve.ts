@@ -37,7 +37,14 @@ const types: Readonly<Record<string, string>> = {
 
 /** the file under `root` a request path names, or undefined when it would leave `root` */
 export const resolve = (root: string, urlPath: string): string | undefined => {
-  const rel = decodeURIComponent(urlPath.split('?')[0]!.split('#')[0]!)
+  const rel = ((): string | undefined => {
+    try {
+      return decodeURIComponent(urlPath.split('?')[0]!.split('#')[0]!)
+    } catch {
+      return undefined
+    }
+  })()
+  if (rel === undefined || rel.includes('\0')) return undefined
   const file = path.resolve(root, `.${rel.endsWith('/') ? `${rel}index.html` : rel}`)
   return file === root || file.startsWith(root + path.sep) ? file : undefined
 }

@@ -1,5 +1,5 @@
 /**
- * The `stepwise` command line: golden, sample, explain, validate, solvers, compare.
+ * The `stepwise` command line: golden, sample, explain, validate, solvers, compare, from-diffusers.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as Golden from '../Golden.ts'
@@ -10,8 +10,10 @@ import * as Codec from '../codecs/SolverSchedule.ts'
 import * as Trace from '../interpreters/Trace.ts'
 import * as Solvers from '../solvers/index.ts'
 import type { GridKind } from '../solvers/common.ts'
+import * as Interop from './interop.ts'
 import * as IO from './io.ts'
 import * as Run from './runner.ts'
+import * as Search from './search.ts'
 
 // -------------------------------------------------------------------------------------------------
 // help
@@ -28,28 +30,41 @@ commands:
   sample     run a schedule document on a problem and start points
   explain    print a schedule's steps as linear combinations with their coefficients
   validate   check a schedule document (errors name the JSON path and the fix)
-  solvers    list the named solvers, or print one's schedule document`,
-  golden: `usage: stepwise golden FILE [--interpreter float64|tfjs] [--backend wasm|cpu] [--out OUT.json] [--only SUBSTRING]
+  solvers    list the named solvers, or print one's schedule document, or name the one matching another tool's sampler (--from)
+  from-diffusers  a diffusers scheduler_config.json → a schedule document (+ a problem file with its noise schedule)
+  search     search the best solver schedule for a problem and an NFE budget (USF decision space, evolution / S³)`,
+  golden: `usage: stepwise golden FILE [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--out OUT.json] [--only SUBSTRING]
 
 Runs every run of a golden-format file (diffusion-sampler-golden/v1) with stepwise's own solvers
 (family + params mapped to stepwise constructors; the reference x0 is only compared against), on all
 N rows of x_T. Prints: id, NFE, max |Δ| vs the reference rows, mean L2 vs ground_truth.x_0 (and the
 reference's own mean L2). --out writes {"format":"stepwise-golden-out/v1","runs":[{"id","nfe","x0"}]}.`,
   sample: `usage: stepwise sample --problem P.json (--schedule S.json | --solver ID --nfe N [--grid G]) --xT X.json --out OUT.json
-                       [--interpreter float64|tfjs] [--backend wasm|cpu]
+                       [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--seed S]
 
-P.json: at least {"problem", "schedule"} in the golden format (other keys ignored).
+P.json: at least {"problem", "schedule"} in the golden format (other keys ignored); a mean-reverting problem has
+  "schedule": {"name": "mean_reverting", "lambda_inf": λ∞, "theta"?: "cosine"|"linear"|"constant", "alpha_T"?, "T"?, "t_0"?}
+  and "mu": the condition, D numbers for every row or one row of D per row of X.json.
+--seed: the noise seed of stochastic steps (default 0); row i of X.json is sample index i, so a
+row's output does not depend on the other rows (except Langevin with norms=batch).
 S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.`,
   explain: `usage: stepwise explain S.json [--problem P.json]
+       stepwise explain [S.json] --diffusers CONFIG.json [--nfe N] [--parity exact|reference]
 
 Prints each step of the schedule as a linear combination with its coefficients, resolved against the
-noise schedule of P.json (default: VP linear β 0.1–20, T = 1, t_0 = 1e-3).`,
+noise schedule of P.json (default: VP linear β 0.1–20, T = 1, t_0 = 1e-3), or of a diffusers
+scheduler_config.json with its model parameterization (without S.json: the config's own schedule for
+num_inference_steps = N, default 20; see 'stepwise from-diffusers --help').`,
+  'from-diffusers': Interop.HELP_FROM_DIFFUSERS,
+  search: Search.usage,
   validate: `usage: stepwise validate S.json
 
 Checks a schedule document; prints every issue as 'path: message' and exits 1 if there is any.`,
   solvers: `usage: stepwise solvers                                  list the named solvers
        stepwise solvers --show ID --nfe N [--grid time_uniform|logSNR|time_quadratic|karras] [--set key=value …]
-                                                         print that solver's schedule document`,
+                                                         print that solver's schedule document
+       stepwise solvers --from NAME [--nfe N]             the stepwise solver for a diffusers class, k-diffusion function,
+                                                         A1111 or ComfyUI sampler name ("DPM++ 2M Karras", dpmpp_2m, "Euler a")`,
   compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]`,
 }
 
@@ -146,7 +161,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend'])
+  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed'])
   const pf = Golden.decodeProblem(IO.readJson(IO.need(a, 'problem')))
   const sfile = IO.get(a, 'schedule')
   if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
@@ -160,7 +175,7 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
   const ns = Golden.noiseSchedule(pf)
   const p = Prog.compile(ns, 'eps')(schedule)
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
-  const res = await run(p, pf.problem, Golden.flatten(data as number[][]))
+  const res = await run(p, pf.problem, Golden.flatten(data as number[][]), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
   IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
   console.log(`wrote ${out}: ${data.length} rows, NFE ${res.nfe}`)
@@ -168,9 +183,16 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['problem'])
+  const a = IO.parse(argv, ['problem', 'diffusers', 'nfe', 'parity'])
   const file = a.positional[0]
-  if (file === undefined) throw IO.usage('explain needs a schedule document S.json')
+  const dfile = IO.get(a, 'diffusers')
+  if (dfile !== undefined) {
+    if (IO.get(a, 'problem') !== undefined) throw IO.usage('give either --problem or --diffusers, not both')
+    const o = Interop.explainOptions(a)
+    console.log(Interop.explainDiffusers(dfile, file === undefined ? undefined : readSchedule(file), o.nfe, o.parity))
+    return 0
+  }
+  if (file === undefined) throw IO.usage('explain needs a schedule document S.json (or --diffusers CONFIG.json)')
   const s = readSchedule(file)
   const pfile = IO.get(a, 'problem')
   const ns = pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile)))
@@ -194,13 +216,16 @@ const validate = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['show', 'nfe', 'grid', 'set'])
+  const a = IO.parse(argv, ['show', 'nfe', 'grid', 'set', 'from'])
+  const from = IO.get(a, 'from')
+  if (from !== undefined) return Interop.solversFrom(from, IO.int(a, 'nfe', 20))
   const id = IO.get(a, 'show')
   if (id === undefined) {
     const w = Math.max(...Solvers.all.map((n) => n.label.length)) + 2
-    console.log(`${'id'.padEnd(16)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} ${'label'.padEnd(w)}parameters (--set key=value)`)
+    const wi = Math.max(...Solvers.all.map((n) => n.id.length)) + 1
+    console.log(`${'id'.padEnd(wi)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} ${'label'.padEnd(w)}parameters (--set key=value)`)
     for (const n of Solvers.all)
-      console.log(`${n.id.padEnd(16)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(w)}${Object.keys(n.params).join(', ')}`)
+      console.log(`${n.id.padEnd(wi)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(w)}${Object.keys(n.params).join(', ')}`)
     return 0
   }
   const withSolver: IO.Args = { ...a, flags: new Map([...a.flags, ['solver', [id]]]) }
@@ -213,7 +238,16 @@ const compare = async (argv: ReadonlyArray<string>): Promise<number> => {
   return C.main(argv)
 }
 
-const COMMANDS: Record<string, (argv: ReadonlyArray<string>) => Promise<number>> = { golden, sample, explain, validate, solvers, compare }
+const COMMANDS: Record<string, (argv: ReadonlyArray<string>) => Promise<number>> = {
+  golden,
+  sample,
+  explain,
+  validate,
+  solvers,
+  compare,
+  'from-diffusers': Interop.fromDiffusers,
+  search: Search.main,
+}
 
 // -------------------------------------------------------------------------------------------------
 // main

@@ -2,7 +2,9 @@
  * One entry point for running a compiled program on a Gaussian-mixture problem with either
  * interpreter. tfjs is loaded only when asked for.
  */
+import * as E from 'fp-ts/lib/Either.js'
 import * as Gmm from '../Gmm.ts'
+import * as MR from '../MeanReverting.ts'
 import type * as Prog from '../Program.ts'
 import * as F from '../interpreters/Float64.ts'
 import { usage } from './io.ts'
@@ -12,10 +14,14 @@ import { usage } from './io.ts'
 // -------------------------------------------------------------------------------------------------
 
 export type Interpreter = 'float64' | 'tfjs'
-export type Backend = 'wasm' | 'cpu'
 
-/** run a program on the exact-ε model of a mixture from row-major x_T */
-export type Runner = (p: Prog.Program, g: Gmm.Gmm, xT: Float64Array) => Promise<F.Result>
+/** a tfjs backend (as `interpreters/Backends.ts` names them) */
+export type Backend = 'wasm' | 'cpu' | 'webgl' | 'webgpu' | 'tensorflow'
+
+const BACKENDS: ReadonlyArray<Backend> = ['wasm', 'cpu', 'webgl', 'webgpu', 'tensorflow']
+
+/** run a program on the exact-ε model of a mixture from row-major x_T (stochastic steps: noise seed, default 0; mean-reverting: the condition μ, like x_T) */
+export type Runner = (p: Prog.Program, g: Gmm.Gmm, xT: Float64Array, seed?: number, mu?: Float64Array) => Promise<F.Result>
 
 // -------------------------------------------------------------------------------------------------
 // constructors
@@ -28,29 +34,37 @@ export const interpreterOf = (s: string | undefined): Interpreter => {
   throw usage(`--interpreter: expected float64 or tfjs, got '${s}'`)
 }
 
-/** the tfjs backend named on the command line */
+/** the tfjs backend named on the command line (the CLI runs in Node: webgl/webgpu are refused here with the reason) */
 export const backendOf = (s: string | undefined): Backend => {
-  if (s === undefined || s === 'wasm') return 'wasm'
-  if (s === 'cpu') return 'cpu'
-  throw usage(`--backend: expected wasm or cpu (webgl/webgpu run in the browser), got '${s}'`)
+  const b = s === undefined ? 'wasm' : BACKENDS.find((x) => x === s)
+  if (b === undefined) throw usage(`--backend: expected one of ${BACKENDS.join(', ')}; got '${s}'`)
+  if (b === 'webgl' || b === 'webgpu')
+    throw usage(`--backend ${b}: backend '${b}' needs a browser (Node has no ${b === 'webgl' ? 'WebGL context' : 'WebGPU device'}); in Node use wasm (default), cpu or tensorflow`)
+  return b
 }
 
-/** a runner for the chosen interpreter (Float64: exact; Tfjs: float32 on the chosen backend) */
+/** a runner for the chosen interpreter (Float64: exact; Tfjs: float32 on the chosen backend, selected by `Backends.select`) */
 export const runner = async (interp: Interpreter, backend: Backend = 'wasm'): Promise<Runner> => {
-  if (interp === 'float64') return async (p, g, xT) => F.run(p, Gmm.eps(g))(xT)
+  if (interp === 'float64')
+    return async (p, g, xT, seed = 0, mu) => F.run(p, mu === undefined ? Gmm.eps(g) : MR.eps(g, mu), { D: g.D, seed, ...(mu === undefined ? {} : { mu }) })(xT)
   const Tfjs = await import('../interpreters/Tfjs.ts')
   const TG = await import('../interpreters/TfjsGmm.ts')
-  await Tfjs.init(backend)
-  return async (p, g, xT) => {
-    const model = TG.eps(g)
+  const Backends = await import('../interpreters/Backends.ts')
+  const b = Backends.parse(backend)
+  if (E.isLeft(b)) throw usage(b.left)
+  await Backends.select(b.right)
+  return async (p, g, xT, seed = 0, mu) => {
+    const muT = mu === undefined ? undefined : Tfjs.fromFloat64(mu, g.D)
+    const model = muT === undefined ? TG.eps(g) : TG.meanReverting(g, muT)
     const x = Tfjs.fromFloat64(xT, g.D)
     try {
-      const r = Tfjs.run(p, model)(x)
+      const r = Tfjs.run(p, model, { seed, ...(muT === undefined ? {} : { mu: muT }) })(x)
       const out = await Tfjs.toFloat64(r.x)
       r.x.dispose()
       return { x: out, nfe: r.nfe }
     } finally {
       x.dispose()
+      muT?.dispose()
       model.dispose?.()
     }
   }

@@ -55,7 +55,7 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
     (r) => (typeof r === 'object' ? Linear.encode(r) : r),
   )
 
-  const gridOptional = { split: Split, splitIn: SplitIn }
+  const gridOptional = { split: Split, splitIn: SplitIn, final: U.oneOf<'sigma0'>(['sigma0']) }
   const SpacingGrid = closed(
     'a spacing grid',
     { spacing: U.oneOf(SPACINGS), steps: U.positiveInt },
@@ -93,16 +93,25 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
   const nonNeg = U.guard<number>('a non-negative number', (n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)
   const NoiseC = closed(
     'noise injection',
-    { level: U.oneOf<'sde' | 'ddim' | 'ancestral'>(['sde', 'ddim', 'ancestral']), eta: nonNeg },
-    { sNoise: nonNeg },
+    { level: U.oneOf<S.Noise['level']>(['sde', 'ddim', 'ancestral', 'reverse-diffusion', 'euler-maruyama']), eta: nonNeg },
+    { sNoise: nonNeg, variance: U.oneOf<'small' | 'large'>(['small', 'large']) },
   )
-  const ChurnC = closed('EDM churn', { gamma: nonNeg }, { sNoise: nonNeg })
+  const ChurnC = closed('EDM churn', { gamma: nonNeg }, { sNoise: nonNeg, sTmin: nonNeg, sTmax: nonNeg })
+  const LangevinC = closed(
+    'a Langevin corrector',
+    { snr: nonNeg, steps: U.positiveInt },
+    { norms: U.oneOf<'expected' | 'sample' | 'batch'>(['expected', 'sample', 'batch']) },
+  )
   const MomentumC = closed(
     'momentum',
     { kind: U.oneOf<'hb' | 'nt' | 'ghvb'>(['hb', 'nt', 'ghvb']), beta: U.positiveNumber },
-    {},
+    { parity: U.oneOf<'reference'>(['reference']) },
   )
-  const TimeShiftC = closed('a time shift', { window: U.positiveInt, cutoff: nonNeg }, { scale: U.positiveNumber })
+  const TimeShiftC = closed(
+    'a time shift',
+    { window: U.positiveInt, cutoff: nonNeg },
+    { scale: U.positiveNumber, keep: U.bool, stat: U.oneOf<'x' | 'output'>(['x', 'output']) },
+  )
 
   const StepC = closed(
     'a step',
@@ -114,8 +123,10 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
       relaxation: RelaxationC,
       halveSecondDerivative: U.bool,
       corrector: CorrectorC,
+      ems: U.bool,
       noise: NoiseC,
       churn: ChurnC,
+      langevin: LangevinC,
       momentum: MomentumC,
       timeShift: TimeShiftC,
     },
@@ -124,7 +135,7 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
   const OptionsC = closed(
     'options',
     {},
-    { firstStep: U.oneOf<'evaluate' | 'zero_x0'>(['evaluate', 'zero_x0']), denoiseToZero: U.bool },
+    { firstStep: U.oneOf<'evaluate' | 'zero_x0'>(['evaluate', 'zero_x0']), denoiseToZero: U.bool, finalStep: U.oneOf<'lower_order' | 'euler'>(['lower_order', 'euler']) },
   )
 
   return closed(
@@ -261,6 +272,30 @@ const checkStep = (d: S.StepDecision, i: number): Issues => {
     ...halve,
     ...(d.corrector === undefined || !orderOk ? [] : checkCorrector(d, d.corrector, i)),
     ...checkExtensions(d, i),
+    ...checkEms(d, i),
+  ]
+}
+
+/** ems (DPM-Solver-v3): a data-prediction step in basis λ, without relaxation, halving, noise, churn, Langevin, momentum or time shift */
+const checkEms = (d: S.StepDecision, i: number): Issues => {
+  if (d.ems !== true) return []
+  const p = `steps[${i}]`
+  const basis = basisOf(d.basis)
+  const cBasis = basisOf(d.corrector?.basis ?? d.basis)
+  const without = (key: string, present: boolean): Issues =>
+    when(present, `${p}.${key}`, () => `${key} cannot be combined with ems (DPM-Solver-v3 has its own coefficients); remove ${key} or ems`)
+  return [
+    ...when(d.prediction !== 'data', `${p}.prediction`, () => 'ems (DPM-Solver-v3) reparameterises the data-prediction step; set prediction to data'),
+    ...when(basis !== 'lambda', `${p}.basis`, () => `ems (DPM-Solver-v3) interpolates in λ (basis is ${basis}); remove basis or ems`),
+    ...when(d.corrector !== undefined && cBasis !== 'lambda', `${p}.corrector.basis`, () => `ems (DPM-Solver-v3) interpolates in λ (corrector basis is ${cBasis}); remove it`),
+    ...without('relaxation', d.relaxation !== undefined && d.relaxation !== 'none'),
+    ...without('corrector.relaxation', d.corrector?.relaxation !== undefined && d.corrector.relaxation !== 'none'),
+    ...without('halveSecondDerivative', d.halveSecondDerivative === true),
+    ...without('noise', d.noise !== undefined),
+    ...without('churn', d.churn !== undefined),
+    ...without('langevin', d.langevin !== undefined),
+    ...without('momentum', d.momentum !== undefined),
+    ...without('timeShift', d.timeShift !== undefined),
   ]
 }
 
@@ -276,7 +311,6 @@ const checkExtensions = (d: S.StepDecision, i: number): Issues => {
       ? []
       : n.level === 'sde'
         ? [
-            ...when(d.prediction !== 'data', `${p}.noise.level`, () => `noise level sde is defined for data prediction (prediction is noise); set prediction to data or use level ddim`),
             ...when(basis !== 'lambda', `${p}.noise.level`, () => `noise level sde needs basis lambda (basis is ${basis}); remove basis or use level ddim with order 1`),
           ]
         : [
@@ -288,10 +322,9 @@ const checkExtensions = (d: S.StepDecision, i: number): Issues => {
       ? []
       : [
           ...when(!(m.beta > 0 && m.beta <= 1), `${p}.momentum.beta`, () => `β = ${m.beta} is outside (0, 1]; β = 1 is the base step, smaller β is more momentum`),
-          ...when(m.kind === 'ghvb' && basis !== 'ab' && d.order > 2, `${p}.momentum`, () =>
-            `GHVB on basis ${basis} is defined up to order 2 (order is ${d.order}); lower the order or use basis ab`,
+          ...when(m.parity !== undefined && m.kind !== 'hb', `${p}.momentum.parity`, () =>
+            `parity reference reproduces momentum-diffusion's heavy ball on UniPC (kind is ${m.kind}); remove parity or use kind hb`,
           ),
-          ...when(d.corrector !== undefined, `${p}.corrector`, () => 'a corrector cannot be combined with momentum; remove one of them'),
           ...when(d.start !== undefined && d.start !== -1, `${p}.start`, () => 'momentum needs a multistep step (start −1); remove start or the momentum'),
           ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `momentum cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
         ]
@@ -303,7 +336,21 @@ const checkExtensions = (d: S.StepDecision, i: number): Issues => {
           ...when(m !== undefined, `${p}.momentum`, () => 'momentum cannot be combined with a time shift; remove one of them'),
           ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `a time shift cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
         ]
-  return [...noise, ...mom, ...shift]
+  return [...noise, ...mom, ...shift, ...checkStochastic(d, i)]
+}
+
+/** DDPM variance only where the noise is s·z; Langevin only before a multistep step */
+const checkStochastic = (d: S.StepDecision, i: number): Issues => {
+  const p = `steps[${i}]`
+  const n = d.noise
+  return [
+    ...when(n?.variance !== undefined && (n.level === 'reverse-diffusion' || n.level === 'euler-maruyama'), `${p}.noise.variance`, () =>
+      `variance applies to noise levels sde, ddim and ancestral (level is ${n?.level}); remove it`,
+    ),
+    ...when(d.langevin !== undefined && S.startOf(d) !== -1, `${p}.langevin`, () =>
+      'a Langevin corrector moves the current point, but this step restarts from an earlier one (start ≠ −1); remove start or the Langevin corrector',
+    ),
+  ]
 }
 
 /** a corrector at step i: its history has i + 2 points (the new one is −1) */
@@ -339,7 +386,37 @@ export const check = (s: S.SolverSchedule): Issues => {
   const count = when(s.steps.length !== n, 'steps', () =>
     `the grid has ${plural(n, 'interval')} but ${s.steps.length} step${s.steps.length === 1 ? ' is' : 's are'} given; add or remove steps`,
   )
-  return [...checkGrid(s.grid), ...count, ...s.steps.flatMap(checkStep)]
+  return [...checkGrid(s.grid), ...count, ...s.steps.flatMap(checkStep), ...checkFinal(s), ...checkKeptShifts(s)]
+}
+
+/** a time shift with keep gives its target per-sample times: a step starting there cannot churn, run Langevin, use EMS or a first-order noise level */
+const checkKeptShifts = (s: S.SolverSchedule): Issues => {
+  const by = new Map(s.steps.flatMap((d, i) => (d.timeShift?.keep === true && d.timeShift.window > 1 && i > 0 ? [[i + 1, i] as const] : [])))
+  return s.steps.flatMap((d, j) => {
+    const k = by.get(j) ?? by.get(j + 1 + S.startOf(d))
+    if (k === undefined) return []
+    const p = `steps[${j}]`
+    const why = `its start point may have per-sample times (steps[${k}].timeShift.keep) and this needs one time per step; remove it or the keep`
+    return [
+      ...when(d.churn !== undefined, `${p}.churn`, () => `churn: ${why}`),
+      ...when(d.langevin !== undefined, `${p}.langevin`, () => `a Langevin corrector: ${why}`),
+      ...when(d.ems === true, `${p}.ems`, () => `DPM-Solver-v3 (ems): ${why}`),
+      ...when(d.noise !== undefined && d.noise.level !== 'sde', `${p}.noise.level`, () => `noise level ${d.noise?.level}: ${why}`),
+    ]
+  })
+}
+
+/** grid.final sigma0: the last step becomes first order (S.effectiveSteps); what cannot follow it into σ = 0 */
+const checkFinal = (s: S.SolverSchedule): Issues => {
+  if (s.grid.final !== 'sigma0') return []
+  const i = s.steps.length - 1
+  const last = s.steps[i]
+  return [
+    ...when(s.options?.denoiseToZero === true, 'options.denoiseToZero', () =>
+      'the grid already ends at σ = 0 (grid.final sigma0), where x̂0 = x: denoising costs one NFE and changes nothing; remove denoiseToZero or grid.final',
+    ),
+    ...when(last?.ems === true, `steps[${i}].ems`, () => "DPM-Solver-v3's EMS coefficients are not defined at σ = 0 (grid.final sigma0); remove ems from the last step or remove grid.final"),
+  ]
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ import * as Prog from '../Program.ts'
 // model
 // -------------------------------------------------------------------------------------------------
 
-/** a model on Float64Array batches (native parameterization of the compiled program) */
-export type Model = (x: Float64Array, at: Point) => Float64Array
+/**
+ * a model on Float64Array batches (native parameterization of the compiled program); `subset`: x holds only
+ * those rows of the batch (per-sample times, `Prog.Subset`): a model conditioned per row takes the same rows of its condition
+ */
+export type Model = (x: Float64Array, at: Point, subset?: Prog.Subset) => Float64Array
 
 /** a run's result */
 export interface Result {
@@ -86,6 +89,23 @@ export const lincombWide = (D: number) => (terms: ReadonlyArray<readonly [Prog.C
   return out
 }
 
+/** rows `rows` of a row-major batch of B rows */
+export const takeRows = (v: Float64Array, rows: ReadonlyArray<number>, B: number): Float64Array => {
+  const D = v.length / B
+  const out = new Float64Array(rows.length * D)
+  rows.forEach((r, k) => out.set(v.subarray(r * D, r * D + D), k * D))
+  return out
+}
+
+/** the batch whose rows `rows` are `part`'s rows, for each (rows, part) */
+export const putRows = (parts: ReadonlyArray<readonly [ReadonlyArray<number>, Float64Array]>): Float64Array => {
+  const B = parts.reduce((n, [rows]) => n + rows.length, 0)
+  const D = (parts[0]?.[1].length ?? 0) / (parts[0]?.[0].length || 1)
+  const out = new Float64Array(B * D)
+  for (const [rows, part] of parts) rows.forEach((r, k) => out.set(part.subarray(k * D, k * D + D), r * D))
+  return out
+}
+
 const needD = (o: Options, what: string): number => {
   if (o.D === undefined) throw new Error(`Float64.run: ${what} needs the row length: pass { D } in the run options`)
   return o.D
@@ -99,10 +119,13 @@ export const env = (model: Model, o: Options = {}): Prog.Env<Float64Array> => ({
     return Noise.normals(o.seed ?? 0, key, like.length / D, D, o.rowOffset ?? 0)
   },
   stats: (v) => rowStats(needD(o, 'a per-sample step'))(v),
-  lincombWide: (terms) => lincombWide(needD(o, 'a per-sample step'))(terms),
+  // per-column coefficients carry D themselves (DPM-Solver-v3)
+  lincombWide: (terms) => lincombWide(o.D ?? terms.map(([c]) => (typeof c === 'object' && 'cols' in c ? c.cols.length : 0)).find((n) => n > 0) ?? needD(o, 'a per-sample step'))(terms),
+  ones: (like) => new Float64Array(like.length).fill(1),
+  rows: { take: takeRows, put: putRows },
   ...(o.mu === undefined ? {} : { mu: o.mu }),
-  model: (x, at) => {
-    const out = model(x, at)
+  model: (x, at, subset) => {
+    const out = model(x, at, subset)
     const k = firstBad(out)
     if (k >= 0) throw Object.assign(new Error(`model output is ${out[k]} at element ${k} (t = ${at.t})`), { step: -1 })
     return out
@@ -123,9 +146,9 @@ export const run = (p: Prog.Program, model: Model, o: Options = {}) => (xT: Floa
   const e = env(model, o)
   const guarded: Prog.Env<Float64Array> = {
     ...e,
-    model: (x, at) => {
+    model: (x, at, subset) => {
       try {
-        return e.model(x, at)
+        return e.model(x, at, subset)
       } catch (err) {
         throw stepError(step, err instanceof Error ? err.message : String(err))
       }

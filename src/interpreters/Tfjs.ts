@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs'
 import type { Point } from '../NoiseSchedule.ts'
 import * as Noise from '../Noise.ts'
 import * as Prog from '../Program.ts'
+import * as Float64 from './Float64.ts'
 import { stepError } from './Float64.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -18,8 +19,11 @@ import { stepError } from './Float64.ts'
 /** a tfjs backend name */
 export type Backend = 'wasm' | 'cpu' | 'webgl' | 'webgpu'
 
-/** a model on [B, D] float32 tensors (native parameterization of the compiled program); must return a new tensor */
-export type Model = (x: tf.Tensor2D, at: Point) => tf.Tensor2D
+/**
+ * a model on [B, D] float32 tensors (native parameterization of the compiled program); must return a new tensor;
+ * `subset`: x holds only those rows of the batch (per-sample times): a model conditioned per row takes the same rows of its condition
+ */
+export type Model = (x: tf.Tensor2D, at: Point, subset?: Prog.Subset) => tf.Tensor2D
 
 /** a run's result: the caller owns `x` (dispose it) */
 export interface Result {
@@ -400,28 +404,15 @@ const held = (s: Prog.State<tf.Tensor2D>): Set<tf.Tensor2D> => {
   return h
 }
 
-/** per-row mean, unbiased variance and norm (read back as float64) */
-const rowStats = (v: tf.Tensor2D): Prog.RowStats => {
-  const [B, D] = v.shape
-  const data = v.dataSync()
-  const mean = new Float64Array(B)
-  const variance = new Float64Array(B)
-  const norm = new Float64Array(B)
-  for (let b = 0; b < B; b++) {
-    let s = 0
-    let q = 0
-    for (let d = 0; d < D; d++) {
-      s += data[b * D + d]!
-      q += data[b * D + d]! ** 2
-    }
-    const m = s / D
-    let ss = 0
-    for (let d = 0; d < D; d++) ss += (data[b * D + d]! - m) ** 2
-    mean[b] = m
-    variance[b] = D > 1 ? ss / (D - 1) : 0
-    norm[b] = Math.sqrt(q)
-  }
-  return { mean, variance, norm }
+/** per-row mean, unbiased variance and norm (read back as float64, computed as Float64.rowStats) */
+const rowStats = (v: tf.Tensor2D): Prog.RowStats => Float64.rowStats(v.shape[1])(Float64Array.from(v.dataSync()))
+
+/** the [B, D] tensor whose rows `rows` are `part`'s rows, for each (rows, part): concat, then gather by the inverse order */
+const putRows = (parts: ReadonlyArray<readonly [ReadonlyArray<number>, tf.Tensor2D]>): tf.Tensor2D => {
+  const order = parts.flatMap(([rows]) => rows)
+  const inverse = new Int32Array(order.length)
+  order.forEach((r, k) => (inverse[r] = k))
+  return tf.tidy(() => tf.gather(tf.concat(parts.map(([, v]) => v), 0), inverse))
 }
 
 /** Σ cᵢ·vᵢ with number, per-row ([B, 1]) or per-column ([1, D]) coefficients */
@@ -458,6 +449,8 @@ export const env = (model: Model, opts: Pick<Options, 'check' | 'lincomb' | 'see
   },
   stats: rowStats,
   lincombWide,
+  rows: { take: (v, rows) => tf.gather(v, Array.from(rows)), put: putRows },
+  ones: (like) => tf.onesLike(like),
   ...(opts.mu === undefined ? {} : { mu: opts.mu }),
 })
 
@@ -481,9 +474,9 @@ export const run = (p: Prog.Program, model: Model, opts: Options = {}) => (xT: t
   }
   const exec = (step: number): Prog.Env<tf.Tensor2D> => ({
     ...e,
-    model: (x, at) => {
+    model: (x, at, subset) => {
       try {
-        return e.model(x, at)
+        return e.model(x, at, subset)
       } catch (err) {
         throw stepError(step, err instanceof Error ? err.message : String(err))
       }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type * as Gmm from '../Gmm.ts'
 import type { Point } from '../NoiseSchedule.ts'
+import type * as Prog from '../Program.ts'
 import type * as Tfjs from './Tfjs.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -43,4 +44,20 @@ export const eps = (g: Gmm.Gmm): Owned => {
       return tf.mul(tf.sum(tf.mul(tf.expandDims(r, 2), w), 1), at.sigma)
     })
   return Object.assign(model, { dispose: () => tf.dispose([means, variances, logW]) })
+}
+
+/**
+ * exact noise prediction under a mean-reverting schedule (MeanReverting.eps): ε̂(x, t) = eps(x − (1 − α_t)·μ, t),
+ * μ [B, D] (the caller keeps it; called on some rows, `subset`, the same rows of μ); holds the mixture's 3 tensors until `dispose()`
+ */
+export const meanReverting = (g: Gmm.Gmm, mu: tf.Tensor2D): Owned => {
+  const base = eps(g)
+  const model = (x: tf.Tensor2D, at: Point, subset?: Prog.Subset): tf.Tensor2D =>
+    tf.tidy(() => {
+      if (subset === undefined && x.shape[0] !== mu.shape[0])
+        throw new Error(`TfjsGmm.meanReverting: μ has ${mu.shape[0]} rows, x has ${x.shape[0]} (one condition row per sample; a model called on some rows must be told which: Subset)`)
+      const m = subset === undefined ? mu : tf.gather(mu, Array.from(subset.rows))
+      return base(tf.sub(x, tf.mul(m, 1 - at.alpha)), at)
+    })
+  return Object.assign(model, { dispose: base.dispose })
 }

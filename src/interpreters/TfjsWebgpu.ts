@@ -19,6 +19,9 @@ export interface Program {
   readonly shaderKey: string
   readonly uniforms: string
   readonly size: boolean
+  /** 4: each invocation reads and writes vec4s (sizes divisible by 4), as tfjs' own vec4 programs */
+  readonly outputComponent: number
+  readonly workPerThread: number
   readonly workgroupSize: [number, number, number]
   readonly dispatchLayout: { readonly x: number[] }
   readonly dispatch: [number, number, number]
@@ -41,20 +44,26 @@ interface WebgpuBackend {
 // constructors
 // -------------------------------------------------------------------------------------------------
 
-/** the compute shader of Σᵢ uniforms.cᵢ·Tᵢ over n inputs, one element per invocation (workgroups of 64) */
+/**
+ * the compute shader of Σᵢ uniforms.cᵢ·Tᵢ over n inputs in workgroups of 64 invocations, each on one
+ * vec4 when the size is divisible by 4 (else one float)
+ */
 export const program = (n: number, shape: ReadonlyArray<number>): Program => {
   const names = Array.from({ length: n }, (_, i) => `T${i}`)
   const size = tf.util.sizeFromShape([...shape])
+  const lanes = size % 4 === 0 ? 4 : 1
   const sum = names.map((v, i) => `uniforms.c${i} * get${v}ByOutputIndex(index)`).join(' +\n            ')
   return {
     variableNames: names,
     outputShape: [...shape],
-    shaderKey: `stepwiseLincomb${n}`,
+    shaderKey: `stepwiseLincomb${n}x${lanes}`,
     uniforms: names.map((_, i) => `c${i} : f32,`).join(' '),
     size: true,
+    outputComponent: lanes,
+    workPerThread: lanes,
     workgroupSize: [64, 1, 1],
     dispatchLayout: { x: shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / 64), 1, 1],
+    dispatch: [Math.ceil(size / (64 * lanes)), 1, 1],
     getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.size) {
@@ -109,7 +118,7 @@ const passes = (b: WebgpuBackend, c: ReadonlyArray<number>, vs: ReadonlyArray<tf
 // instances
 // -------------------------------------------------------------------------------------------------
 
-/** webgpu: Σ cᵢ·vᵢ in one compute pass (more only beyond the storage-buffer limit) */
+/** webgpu: Σ cᵢ·vᵢ in one compute pass, vec4 lanes where the size allows (more passes only beyond the storage-buffer limit) */
 export const kernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   if (!isWebgpu(backend)) throw new Error(`${KERNEL}: not the webgpu backend`)
   const { c, vs } = kernelArgs(inputs, attrs)

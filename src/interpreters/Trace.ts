@@ -82,7 +82,7 @@ export const explain = (p: Prog.Program): string => {
       const info = p.steps[ins.step]
       const d = info?.decision
       const head =
-        ins.role === 'denoise' ? 'denoise' : `step ${ins.step} ${{ predictor: 'pred', corrector: 'corr', churn: 'churn', momentum: 'mom.', denoise: '' }[ins.role]}`
+        ins.role === 'denoise' ? 'denoise' : `step ${ins.step} ${{ predictor: 'pred', corrector: 'corr', churn: 'churn', momentum: 'mom.', denoise: '', langevin: 'langevin' }[ins.role]}`
       const rel = d?.relaxation === undefined ? '' : `, relaxation ${typeof d.relaxation === 'string' ? d.relaxation : `linear ${d.relaxation.linear}`}`
       const extras = [
         d?.halveSecondDerivative === true ? 'halved 2nd derivative (reference)' : '',
@@ -91,13 +91,13 @@ export const explain = (p: Prog.Program): string => {
         ins.adapt !== undefined ? ins.adapt.describe : '',
       ].filter((e) => e !== '')
       const what =
-        d === undefined || ins.role === 'denoise' || ins.role === 'churn' || ins.role === 'momentum'
+        d === undefined || ins.role === 'denoise' || ins.role === 'churn' || ins.role === 'momentum' || ins.role === 'langevin'
           ? ''
           : ins.role === 'corrector'
             ? ` [${d.prediction}, order ${info!.order}, basis ${d.corrector?.basis ?? d.basis ?? 'lambda'}, ${d.corrector?.mode}]`
             : ` [${d.prediction}, order ${d.order}, basis ${d.basis ?? 'lambda'}${rel}${extras.map((e) => `, ${e}`).join('')}]`
       const lhs =
-        ins.into?.kind === 'reg' ? ins.into.name : ins.into?.kind === 'vel' ? `v[${ins.step}]` : `x[${ins.role === 'denoise' ? p.points.length - 1 : ins.role === 'churn' ? ins.step : ins.step + 1}]`
+        ins.into?.kind === 'reg' ? ins.into.name : ins.into?.kind === 'vel' ? `v[${ins.step}]` : `x[${ins.role === 'denoise' ? p.points.length - 1 : ins.role === 'churn' || ins.role === 'langevin' ? ins.step : ins.step + 1}]`
       lines.push(`  ${head}${what}: ${lhs} = ${show(ins.symbolic.map(([c, t]) => [c, sym(t)] as const))}`)
     }
   }

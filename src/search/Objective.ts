@@ -88,6 +88,17 @@ export const distribution = (pf: Golden.ProblemFile, rows: number, seed: number)
   }
 }
 
+/** a teacher batch from given rows: x_T and their exact endpoints (e.g. a golden file's x_T and ground truth) */
+export const given = (D: number, xT: ReadonlyArray<ReadonlyArray<number>>, x0: ReadonlyArray<ReadonlyArray<number>>): Batch => ({
+  metric: 'teacher',
+  rows: xT.length,
+  seed: -1,
+  D,
+  xT: Float64Array.from(xT.flat()),
+  target: Float64Array.from(x0.flat()),
+  directions: new Float64Array(0),
+})
+
 /** a batch for a metric */
 export const batch = (metric: Metric) => (pf: Golden.ProblemFile, rows: number, seed: number): Batch =>
   metric === 'teacher' ? teacher(pf, rows, seed) : distribution(pf, rows, seed)

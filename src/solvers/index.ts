@@ -32,6 +32,8 @@ export interface Named {
   readonly order: number
   readonly defaultGrid: GridKind
   readonly params: Readonly<Record<string, Param>>
+  /** what it needs from the model besides ε̂: 'ems' (DPM-Solver-v3's statistics; compile with { ems }); absent = any model */
+  readonly needs?: ReadonlyArray<'ems'>
   readonly build: (o: { readonly nfe: number; readonly grid?: GridKind; readonly set?: Readonly<Record<string, string>> }) => S.SolverSchedule
 }
 

@@ -1,0 +1,439 @@
+/**
+ * `stepwise search --problem P.json --nfe N [--seed S] [--budget-evals M] [--minutes T] [--out S.json]`:
+ * search the best solver schedule for a problem and an NFE budget (USF decision space, evolutionary
+ * search or S³), write it as a schedule document, and compare it with the named solvers at the same
+ * NFE on held-out start points (a fresh seed, not the calibration batch).
+ */
+import * as os from 'node:os'
+import * as path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import * as Golden from '../Golden.ts'
+import * as Prog from '../Program.ts'
+import * as S from '../SolverSchedule.ts'
+import * as Codec from '../codecs/SolverSchedule.ts'
+import * as Solvers from '../solvers/index.ts'
+import * as Ck from '../search/Checkpoint.ts'
+import * as Ev from '../search/Evolution.ts'
+import * as O from '../search/Objective.ts'
+import * as Pool from '../search/Pool.ts'
+import * as Sp from '../search/Space.ts'
+import * as IO from './io.ts'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+/** the command's options after parsing */
+export interface Options {
+  readonly problem: string
+  readonly nfe: number
+  readonly seed: number
+  readonly budgetEvals: number
+  readonly minutes: number
+  readonly out: string
+  readonly strategy: Ev.Strategy
+  readonly threads: number
+  readonly rows: number
+  readonly holdoutRows: number
+  readonly holdoutSeed: number
+  /** validation rows for the final choice among the finalists (0 = none) */
+  readonly validationRows: number
+  readonly metric: O.Metric
+  readonly checkpoint: string
+  /** 'required' (--resume), 'if-exists' (an explicit --checkpoint) or 'no' (start afresh, overwrite) */
+  readonly resume: 'required' | 'if-exists' | 'no'
+  readonly quiet: boolean
+}
+
+/** one row of the held-out comparison */
+export interface Row {
+  readonly id: string
+  readonly label: string
+  readonly nfe: number
+  readonly error: number
+}
+
+/** how many of the best distinct schedules are re-scored on the validation rows */
+export const FINALISTS = 16
+
+/** the NFE budgets the command accepts */
+export const NFE_RANGE = [2, 50] as const
+
+export const usage = `usage: stepwise search --problem P.json --nfe N [--seed S] [--budget-evals M] [--minutes T] [--out S.json]
+                      [--strategy s3|evolution] [--threads K] [--rows R] [--holdout-rows H] [--holdout-seed S2]
+                      [--metric teacher|swd] [--checkpoint PATH] [--resume] [--quiet]
+
+Searches the best solver schedule for the problem's model at exactly N model evaluations: per-step
+times, prediction type, order, nodes, relaxation, corrector (none / pseudo / implicit = reeval),
+start point; analytical first step and final-step policy (USF's decision space). The objective is the
+mean L2 distance to the teacher (the exact PF-ODE endpoint of the same model, computed once) on a
+calibration batch; --metric swd uses the sliced Wasserstein distance to data samples instead.
+
+  --problem P.json   the golden format's {problem, schedule} (other keys ignored)
+  --nfe N            the exact budget of model evaluations (${NFE_RANGE[0]}–${NFE_RANGE[1]})
+  --seed S           seed of the search and of the calibration batch (default 0); same seed ⇒ same schedule
+  --budget-evals M   stop after M evaluated schedules (default: no limit)
+  --minutes T        stop after T minutes of search (default 8 when --budget-evals is not given)
+  --out S.json       the searched schedule document (default out/search-nfe<N>.json); runs with 'stepwise sample'
+  --strategy         s3 (default: predictor-screened evolution) or evolution (USF's released loop)
+  --threads K        evaluation worker threads (default: the number of cores, at most 2; 0 = inline)
+  --rows R           calibration start points (default 256)
+  --validation-rows V  start points (seed 500009 + S) on which the ${FINALISTS} best distinct schedules are re-scored
+                     to choose the output (default 512; 0 = take the best calibration score); these
+                     evaluations are part of --budget-evals
+  --holdout-rows H   held-out start points for the final comparison (default 1024)
+  --holdout-seed S2  their seed (default 1000003 + S)
+  --checkpoint PATH  checkpoint file (default <out>.checkpoint.json); resumed if it exists when given explicitly
+  --resume           resume from the checkpoint (default path unless --checkpoint)
+  --quiet            no progress bar
+
+Same seed and --budget-evals ⇒ the same schedule (any --threads). --minutes stops at a batch
+boundary, so a time-limited result depends on the machine's speed.`
+
+// -------------------------------------------------------------------------------------------------
+// parsing
+// -------------------------------------------------------------------------------------------------
+
+const FLAGS = ['problem', 'nfe', 'seed', 'budget-evals', 'minutes', 'out', 'strategy', 'threads', 'rows', 'holdout-rows', 'holdout-seed', 'validation-rows', 'metric', 'checkpoint']
+const SWITCHES = ['resume', 'quiet']
+
+const intFlag = (a: IO.Args, key: string, dflt: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER, hint = ''): number => {
+  const v = IO.get(a, key)
+  if (v === undefined) {
+    if (dflt === undefined) throw IO.usage(`--${key} is required${hint}`)
+    return dflt
+  }
+  const n = Number(v)
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw IO.usage(`--${key}: expected an integer in ${min}–${max === Number.MAX_SAFE_INTEGER ? '∞' : max}, got '${v}'${hint}`)
+  return n
+}
+
+/** the options of an argument list (usage errors name the flag and what it expects) */
+export const parse = (argv: ReadonlyArray<string>): Options => {
+  const a = IO.parse(argv, FLAGS, SWITCHES)
+  if (a.positional.length > 0) throw IO.usage(`unexpected argument '${a.positional[0]}'; the problem file goes after --problem`)
+  const nfe = intFlag(a, 'nfe', undefined, NFE_RANGE[0], NFE_RANGE[1], ' (a search needs at least 2 model evaluations to have decisions to make)')
+  const seed = intFlag(a, 'seed', 0, 0)
+  const budgetEvals = IO.get(a, 'budget-evals') === undefined ? Number.POSITIVE_INFINITY : intFlag(a, 'budget-evals', undefined, 1)
+  const m = IO.get(a, 'minutes')
+  const minutes = m === undefined ? (Number.isFinite(budgetEvals) ? Number.POSITIVE_INFINITY : 8) : Number(m)
+  if (!(minutes > 0)) throw IO.usage(`--minutes: expected a positive number of minutes, got '${m}'`)
+  const strategy = IO.get(a, 'strategy') ?? 's3'
+  if (strategy !== 's3' && strategy !== 'evolution') throw IO.usage(`--strategy: expected s3 or evolution, got '${strategy}'`)
+  const metric = IO.get(a, 'metric') ?? 'teacher'
+  if (metric !== 'teacher' && metric !== 'swd') throw IO.usage(`--metric: expected teacher or swd, got '${metric}'`)
+  const out = IO.get(a, 'out') ?? `out/search-nfe${nfe}.json`
+  const ck = IO.get(a, 'checkpoint')
+  return {
+    problem: IO.need(a, 'problem'),
+    nfe,
+    seed,
+    budgetEvals,
+    minutes,
+    out,
+    strategy,
+    threads: intFlag(a, 'threads', Math.min(2, os.availableParallelism()), 0, 64),
+    rows: intFlag(a, 'rows', 256, 8, 100_000),
+    holdoutRows: intFlag(a, 'holdout-rows', 1024, 8, 1_000_000),
+    holdoutSeed: intFlag(a, 'holdout-seed', 1_000_003 + seed, 0),
+    validationRows: intFlag(a, 'validation-rows', 512, 0, 1_000_000),
+    metric,
+    checkpoint: ck ?? `${out}.checkpoint.json`,
+    resume: IO.get(a, 'resume') === 'true' ? 'required' : ck !== undefined ? 'if-exists' : 'no',
+    quiet: IO.get(a, 'quiet') === 'true',
+  }
+}
+
+/** read a problem file: the golden format's {problem, schedule}, with a clear message when either is missing */
+export const readProblem = (file: string): Golden.ProblemFile => {
+  const u = IO.readJson(file)
+  const rec = typeof u === 'object' && u !== null && !Array.isArray(u) ? (u as Record<string, unknown>) : undefined
+  const missing = ['problem', 'schedule'].filter((k) => rec?.[k] === undefined)
+  if (missing.length > 0)
+    throw new Error(
+      `${file} has no ${missing.map((k) => `'${k}'`).join(' or ')} key; expected the golden format's {"problem": {K, D, weights, means, variances}, "schedule": {"name": "linear" | "discrete", …}} (other keys are ignored)`,
+    )
+  return Golden.decodeProblem(u)
+}
+
+// -------------------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------------------
+
+const fmt = (v: number): string => (Number.isFinite(v) ? v.toExponential(2) : String(v))
+const clock = (ms: number): string => {
+  const s = Math.round(ms / 1000)
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
+/** what decides the search's result (a checkpoint of another search is refused) */
+export const fingerprint = (o: Options, pf: Golden.ProblemFile, st: Ev.Settings): Ck.Fingerprint => ({
+  problem: hash(JSON.stringify([pf.problem, pf.schedule])),
+  nfe: o.nfe,
+  seed: o.seed,
+  strategy: o.strategy,
+  rows: o.rows,
+  metric: o.metric,
+  space: JSON.stringify(st.space),
+  settings: JSON.stringify([st.islands, st.migrate, st.population, st.children, st.parents, st.refine, st.refinePerDim, st.screen, st.stage, st.seeds.length]),
+})
+
+/** FNV-1a 32-bit of a text, as 8 hex digits */
+const hash = (text: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h.toString(16).padStart(8, '0')
+}
+
+/** every named solver at this NFE (default grid) that compiles to exactly `nfe` evaluations on ns */
+export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ readonly named: Solvers.Named; readonly schedule: S.SolverSchedule }> => {
+  const ns = Golden.noiseSchedule(pf)
+  return Solvers.all.flatMap((named) => {
+    try {
+      const schedule = named.build({ nfe })
+      return Prog.compile(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+/** the named solvers as starting points of the search (those that convert into the space) */
+export const seedsOf = (pf: Golden.ProblemFile, sp: Sp.Space): ReadonlyArray<Sp.Candidate> => {
+  const ns = Golden.noiseSchedule(pf)
+  return namedAt(pf, sp.nfe).flatMap(({ schedule }) => {
+    try {
+      return [Sp.fromSchedule(ns, sp)(schedule)]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** the searched schedule and every named solver on a batch, best first */
+export const compareOn = (pf: Golden.ProblemFile, b: O.Batch, searched: S.SolverSchedule, nfe: number): ReadonlyArray<Row> => {
+  const score = O.score(pf, b)
+  const rows: Row[] = [
+    { id: 'searched', label: searched.name ?? 'searched schedule', nfe, error: score(searched) },
+    ...namedAt(pf, nfe).map(({ named, schedule }) => ({ id: named.id, label: `${named.label}, ${named.defaultGrid}`, nfe, error: score(schedule) })),
+  ]
+  return rows.sort((x, y) => x.error - y.error)
+}
+
+/** the golden runs of the file at this NFE (best reference error) and its x_T / ground truth, when present */
+const goldenOf = (file: string, nfe: number) => {
+  const u = IO.readJson(file) as Record<string, unknown>
+  const runs = Array.isArray(u['runs']) ? (u['runs'] as ReadonlyArray<Record<string, unknown>>) : []
+  const at = runs.flatMap((r) => {
+    const err = r['err'] as { mean_l2?: unknown } | undefined
+    return r['nfe'] === nfe && typeof err?.mean_l2 === 'number' ? [{ id: String(r['id']), error: err.mean_l2 }] : []
+  })
+  const best = at.sort((a, b) => a.error - b.error)[0]
+  const xT = (u['x_T'] as { data?: unknown } | undefined)?.data
+  const gt = (u['ground_truth'] as { x_0?: unknown } | undefined)?.x_0
+  const rows = Array.isArray(xT) && Array.isArray(gt) && xT.length === gt.length ? { xT: xT as number[][], x0: gt as number[][] } : undefined
+  return { best, rows }
+}
+
+/** a progress line: bar, fraction of the budget, time, evaluations, generation, best so far */
+const progressLine = (o: Options, started: number, evals: number, gen: number, best: number, tau: number | undefined): string => {
+  const elapsed = Date.now() - started
+  const frac = Math.min(1, Math.max(Number.isFinite(o.budgetEvals) ? evals / o.budgetEvals : 0, Number.isFinite(o.minutes) ? elapsed / (o.minutes * 60_000) : 0))
+  const w = 24
+  const fill = Math.round(frac * w)
+  return `search nfe ${o.nfe} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${String(Math.round(100 * frac)).padStart(3)}% ${clock(elapsed)} evals ${evals} gen ${gen} best ${fmt(best)}${tau === undefined ? '' : ` τ ${tau.toFixed(2)}`}`
+}
+
+// -------------------------------------------------------------------------------------------------
+// main
+// -------------------------------------------------------------------------------------------------
+
+/** `stepwise search …`; resolves to the exit code (0 ok, 1 failure, 2 usage) */
+export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage)
+    return 0
+  }
+  let o: Options
+  try {
+    o = parse(argv)
+  } catch (e) {
+    console.error(`stepwise search: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`)
+    return 2
+  }
+  try {
+    return await search(o)
+  } catch (e) {
+    console.error(`stepwise search: ${e instanceof Error ? e.message : String(e)}`)
+    return 1
+  }
+}
+
+/** what a search produced: the document, the final state, the held-out comparison, the golden comparison */
+export interface Report {
+  readonly doc: S.SolverSchedule
+  readonly state: Ev.State
+  /** held-out rows: the searched schedule and every named solver at the budget, best first */
+  readonly heldOut: ReadonlyArray<Row>
+  /** the best reference run of the problem file at this NFE (its own rows), and the searched schedule on those rows */
+  readonly golden?: { readonly id: string; readonly error: number; readonly searchedOnItsRows?: number }
+  /** milliseconds: the teacher, the search, everything */
+  readonly teacherMs: number
+  readonly searchMs: number
+  readonly totalMs: number
+}
+
+/** the search with parsed options, printing through `log`; the progress bar goes to stderr */
+export const execute = async (o: Options, log: (line: string) => void = console.log): Promise<Report> => {
+  const started = Date.now()
+  const pf = readProblem(o.problem)
+  const ns = Golden.noiseSchedule(pf)
+  const g = Golden.gmm(pf)
+  const space = Sp.full(o.nfe)
+  const t0 = Date.now()
+  const cal = O.batch(o.metric)(pf, o.rows, o.seed)
+  const teacherMs = Date.now() - t0
+  const name = `searched ${path.basename(o.problem, '.json')} nfe ${o.nfe} seed ${o.seed}`
+  log(`stepwise search: ${path.basename(o.problem)} (D ${g.D}, K ${g.K}, ${ns.name}, t ${ns.T} → ${ns.t0}), NFE ${o.nfe}, seed ${o.seed}, strategy ${o.strategy}`)
+  log(
+    `calibration: ${o.rows} start points (seed ${o.seed}); ${o.metric === 'teacher' ? `teacher = exact PF-ODE endpoint of the same model, computed once (${(teacherMs / 1000).toFixed(1)} s)` : `sliced Wasserstein distance to ${o.rows} data samples at t_0 (${O.PROJECTIONS} projections)`}`,
+  )
+  const validating = o.validationRows > 0 && o.metric === 'teacher'
+  const reserve = validating ? (Number.isFinite(o.budgetEvals) ? Math.min(FINALISTS, Math.floor(o.budgetEvals / 10)) : FINALISTS) : 0
+  const settings: Ev.Settings = {
+    ...Ev.defaults(space, o.seed),
+    strategy: o.strategy,
+    budgetEvals: o.budgetEvals - reserve,
+    deadline: Number.isFinite(o.minutes) ? started + o.minutes * 60_000 : Number.POSITIVE_INFINITY,
+    seeds: seedsOf(pf, space),
+  }
+  const fp = fingerprint(o, pf, settings)
+  const resumed = o.resume === 'no' ? undefined : Ck.load(o.checkpoint, space, fp)
+  if (o.resume === 'required' && resumed === undefined) throw new Error(`--resume: no checkpoint at ${o.checkpoint}; run without --resume to start a search`)
+  if (resumed !== undefined) log(`resuming ${o.checkpoint}: generation ${resumed.generation}, ${resumed.evals} evaluations, best ${fmt(resumed.best.score)}`)
+  const ev = await Pool.evaluator(pf, cal, o.threads)
+  const tty = process.stderr.isTTY === true && !o.quiet
+  let lastDraw = 0
+  let gen = resumed?.generation ?? 0
+  let tau = resumed?.tau
+  let best = resumed?.best.score ?? Number.POSITIVE_INFINITY
+  const draw = (evals: number, force = false) => {
+    const now = Date.now()
+    if (o.quiet || (!force && now - lastDraw < (tty ? 200 : 30_000))) return
+    lastDraw = now
+    const line = progressLine(o, started, evals, gen, best, tau)
+    process.stderr.write(tty ? `\r${line}` : `${line}\n`)
+  }
+  let state: Ev.State
+  try {
+    state = await Ev.run(
+      settings,
+      ev,
+      {
+        onEvals: (evals, b) => {
+          best = Math.min(best, b)
+          draw(evals)
+        },
+        onGeneration: (s) => {
+          gen = s.generation
+          tau = s.tau
+          best = s.best.score
+          draw(s.evals)
+          // checkpoints at stage boundaries: a resumed S³ run retrains the same predictor
+          if (s.generation % settings.stage === 0) Ck.save(o.checkpoint, fp, s)
+        },
+      },
+      resumed,
+    )
+  } finally {
+    await ev.close()
+  }
+  Ck.save(o.checkpoint, fp, state)
+  draw(state.evals, true)
+  if (tty) process.stderr.write('\n')
+
+  // the validation choice among the finalists (fresh rows; part of the evaluation budget)
+  const finals = Ev.finalists(state, reserve)
+  const validate = reserve > 0 && finals.length > 1 ? O.score(pf, O.teacher(pf, o.validationRows, 500_009 + o.seed)) : undefined
+  const picked =
+    validate === undefined
+      ? { chosen: state.best, index: 0, validation: [] as ReadonlyArray<number> }
+      : Ev.choose(finals, (c) => validate(Sp.toSchedule(ns)(c)))
+  const doc = Sp.toSchedule(ns, name)(picked.chosen.candidate)
+  const issues = Codec.check(doc)
+  if (issues.length > 0) throw new Error(`internal: the searched schedule does not validate:\n${Codec.format(issues)}`)
+  const compiled = Prog.compile(ns, 'eps')(doc)
+  if (compiled.nfe !== o.nfe || S.nfe(doc) !== o.nfe) throw new Error(`internal: the searched schedule uses ${compiled.nfe} evaluations, not ${o.nfe}`)
+  IO.writeAtomic(o.out, `${JSON.stringify(Codec.encode(doc), null, 2)}\n`)
+  const searchMs = state.elapsed
+  log(
+    `searched ${state.evals + picked.validation.length} schedules in ${(searchMs / 1000).toFixed(1)} s (${state.generation} generations, ${o.threads <= 1 ? 'inline' : `${o.threads} worker threads`}${state.tau === undefined ? '' : `, predictor τ ${state.tau.toFixed(2)}`}); best calibration ${o.metric === 'teacher' ? 'mean L2' : 'SW₁'} ${fmt(state.best.score)}`,
+  )
+  if (picked.validation.length > 0)
+    log(
+      `validation (${o.validationRows} rows, seed ${500_009 + o.seed}) of the ${finals.length} best distinct schedules: chose #${picked.index + 1} (calibration ${fmt(picked.chosen.score)}, validation ${fmt(picked.validation[picked.index]!)}; the calibration best validates at ${fmt(picked.validation[0]!)})`,
+    )
+  log(`wrote ${o.out}: ${doc.steps.length} steps, NFE ${compiled.nfe}; checkpoint ${o.checkpoint}`)
+  log(describe(picked.chosen.candidate))
+
+  // held-out comparison: a fresh seed, the exact endpoint as the truth
+  const held = O.teacher(pf, o.holdoutRows, o.holdoutSeed)
+  const rows = compareOn(pf, held, doc, o.nfe)
+  const mine = rows.find((r) => r.id === 'searched')!.error
+  log(`\nheld-out: ${o.holdoutRows} start points (seed ${o.holdoutSeed}), mean L2 vs the exact PF-ODE endpoint, NFE ${o.nfe}`)
+  log(`  ${'schedule'.padEnd(16)} ${'mean L2'.padStart(9)}  ${'÷ searched'.padStart(10)}  label`)
+  const shown = rows.filter((r, i) => i < 9 || r.id === 'dpmpp-2m' || r.id === 'searched')
+  for (const r of shown) log(`  ${r.id.padEnd(16)} ${fmt(r.error).padStart(9)}  ${(r.error / mine).toFixed(2).padStart(10)}  ${r.label}`)
+  const bestNamed = rows.find((r) => r.id !== 'searched')
+  if (bestNamed !== undefined) log(`searched / best named (${bestNamed.id}) = ${(mine / bestNamed.error).toFixed(3)}`)
+  const gold = goldenOf(o.problem, o.nfe)
+  const goldenRows = gold.rows === undefined ? undefined : O.score(pf, O.given(g.D, gold.rows.xT, gold.rows.x0))(doc)
+  if (gold.best !== undefined) {
+    const onGolden = goldenRows
+    log(
+      `reference runs in ${path.basename(o.problem)} at NFE ${o.nfe}: best ${gold.best.id} ${fmt(gold.best.error)} (its x_T rows)` +
+        (onGolden === undefined ? '' : `; searched on the same rows ${fmt(onGolden)} → ratio ${(onGolden / gold.best.error).toFixed(3)}`) +
+        `; held-out ratio ${(mine / gold.best.error).toFixed(3)}`,
+    )
+  }
+  const totalMs = Date.now() - started
+  log(`total ${(totalMs / 1000).toFixed(1)} s`)
+  return {
+    doc,
+    state,
+    heldOut: rows,
+    ...(gold.best === undefined ? {} : { golden: { ...gold.best, ...(goldenRows === undefined ? {} : { searchedOnItsRows: goldenRows }) } }),
+    teacherMs,
+    searchMs,
+    totalMs,
+  }
+}
+
+/** the search with parsed options, printing to stdout; exit code 0 */
+export const search = async (o: Options): Promise<number> => {
+  await execute(o)
+  return 0
+}
+
+
+
+/** a one-paragraph summary of a candidate's decisions */
+export const describe = (c: Sp.Candidate): string => {
+  const steps = c.steps.map((g, i) => {
+    const corr = g.corrector.mode === 'none' ? '' : ` +${g.corrector.mode}${g.corrector.order === 'default' ? '' : `(${g.corrector.order})`}`
+    const rel = g.relaxation === 'none' ? '' : typeof g.relaxation === 'object' ? ` lin${g.relaxation.linear >= 0 ? '+' : ''}${g.relaxation.linear.toFixed(3)}` : ` ${g.relaxation}`
+    return `${i}:${g.prediction === 'data' ? 'x0' : 'ε'}${g.order}${g.start === -1 ? '' : `@${g.start}`}${g.basis === 'lambda' ? '' : `/${g.basis}`}${g.nodes === 'default' ? '' : `[${g.nodes.join(',')}]`}${rel}${corr}`
+  })
+  const u = Sp.fractions(c).map((v) => v.toFixed(3)).join(' ')
+  return `decisions: first step ${c.firstStep}${c.denoiseToZero ? ', denoise to zero' : ''}; steps ${steps.join('  ')}\nλ-fractions of the grid: ${u}`
+}
+
+/** parse → check → E for tests that only need the options */
+export const parseEither = (argv: ReadonlyArray<string>): E.Either<string, Options> => {
+  try {
+    return E.right(parse(argv))
+  } catch (e) {
+    return E.left(e instanceof Error ? e.message : String(e))
+  }
+}

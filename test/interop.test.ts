@@ -1,0 +1,547 @@
+/**
+ * diffusers interop (Betas, Diffusers, Interop, the CLI commands), saved tfjs networks as models
+ * (TfjsModel) and backend selection (Backends).
+ */
+import * as assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { test } from 'node:test'
+import * as tf from '@tensorflow/tfjs'
+import * as E from 'fp-ts/lib/Either.js'
+import * as B from '../src/Betas.ts'
+import * as _ from '../src/Diffusers.ts'
+import * as Gmm from '../src/Gmm.ts'
+import * as Interop from '../src/Interop.ts'
+import * as NS from '../src/NoiseSchedule.ts'
+import * as Prog from '../src/Program.ts'
+import * as Codec from '../src/codecs/SolverSchedule.ts'
+import { main } from '../src/cli/main.ts'
+import * as Backends from '../src/interpreters/Backends.ts'
+import * as F from '../src/interpreters/Float64.ts'
+import * as Tfjs from '../src/interpreters/Tfjs.ts'
+import * as TM from '../src/interpreters/TfjsModel.ts'
+import * as Solvers from '../src/solvers/index.ts'
+
+const root = path.join(import.meta.dirname, '..')
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-interop-'))
+const SD15 = path.join(root, 'examples/diffusers/scheduler_config.json')
+const sd15 = fs.readFileSync(SD15, 'utf8')
+const base = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 }
+
+const convert = (cfg: Record<string, unknown> | string, nfe: number, parity: 'exact' | 'reference' = 'exact'): _.Conversion => {
+  const r = _.fromText(typeof cfg === 'string' ? cfg : JSON.stringify(cfg), { nfe, parity })
+  if (E.isLeft(r)) assert.fail(r.left.map((i) => `${i.path}: ${i.message}`).join('\n'))
+  return r.right
+}
+const issues = (cfg: Record<string, unknown> | string, nfe = 10): ReadonlyArray<_.Issue> => {
+  const r = _.fromText(typeof cfg === 'string' ? cfg : JSON.stringify(cfg), { nfe })
+  assert.ok(E.isLeft(r), 'expected issues')
+  return r.left
+}
+const evalTimesteps = (cv: _.Conversion): ReadonlyArray<number> => {
+  const p = Prog.compile(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const tau = _.timestepOf(cv)
+  return p.instrs.flatMap((i) => (i.op === 'eval' ? [tau(i.at)] : []))
+}
+
+// -------------------------------------------------------------------------------------------------
+// an independent float64 transcription of diffusers' DPMSolverMultistepScheduler.step loop
+// (σ̄ list with the final σ appended; α = 1/sqrt(1 + σ̄²), σ = σ̄·α; orders, lower_order_final, midpoint/heun, 3rd order)
+// -------------------------------------------------------------------------------------------------
+
+interface RefOpts {
+  readonly sigmas: ReadonlyArray<number> // n + 1 values, last one the final σ (0 or σ_min)
+  readonly order: number
+  readonly algo: 'dpmsolver++' | 'dpmsolver'
+  readonly solverType: 'midpoint' | 'heun'
+  readonly lowerOrderFinal: boolean
+  readonly eulerAtFinal: boolean
+  readonly finalZero: boolean
+}
+
+const refDpmMultistep = (o: RefOpts, eps: (x: Float64Array, a: number, s: number) => Float64Array) => (xT: Float64Array): Float64Array => {
+  const n = o.sigmas.length - 1
+  const as = (sb: number) => {
+    const a = 1 / Math.sqrt(1 + sb * sb)
+    const s = sb * a
+    return { a, s, l: Math.log(a) - Math.log(s) }
+  }
+  let x = xT
+  const outs: Float64Array[] = []
+  let lowerNums = 0
+  for (let i = 0; i < n; i++) {
+    const p0 = as(o.sigmas[i]!)
+    const e = eps(x, p0.a, p0.s)
+    const m = o.algo === 'dpmsolver++' ? x.map((xv, k) => (xv - p0.s * e[k]!) / p0.a) : e
+    outs.push(m)
+    const lof = i === n - 1 && (o.eulerAtFinal || (o.lowerOrderFinal && n < 15) || o.finalZero)
+    const los = i === n - 2 && o.lowerOrderFinal && n < 15
+    const pt = as(o.sigmas[i + 1]!)
+    const h = pt.l - p0.l
+    const m0 = outs[outs.length - 1]!
+    const k = o.order === 1 || lowerNums < 1 || lof ? 1 : o.order === 2 || lowerNums < 2 || los ? 2 : 3
+    const next = new Float64Array(x.length)
+    if (k === 1) {
+      for (let j = 0; j < x.length; j++)
+        next[j] = o.algo === 'dpmsolver++' ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]!
+    } else if (k === 2) {
+      const p1 = as(o.sigmas[i - 1]!)
+      const r0 = (p0.l - p1.l) / h
+      const m1 = outs[outs.length - 2]!
+      for (let j = 0; j < x.length; j++) {
+        const D0 = m0[j]!
+        const D1 = (m0[j]! - m1[j]!) / r0
+        if (o.algo === 'dpmsolver++')
+          next[j] =
+            (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * D0 + (o.solverType === 'midpoint' ? -0.5 * pt.a * Math.expm1(-h) * D1 : pt.a * (Math.expm1(-h) / h + 1) * D1)
+        else
+          next[j] =
+            (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * D0 - (o.solverType === 'midpoint' ? 0.5 * pt.s * Math.expm1(h) * D1 : pt.s * (Math.expm1(h) / h - 1) * D1)
+      }
+    } else {
+      const p1 = as(o.sigmas[i - 1]!)
+      const p2 = as(o.sigmas[i - 2]!)
+      const r0 = (p0.l - p1.l) / h
+      const r1 = (p1.l - p2.l) / h
+      const m1 = outs[outs.length - 2]!
+      const m2 = outs[outs.length - 3]!
+      for (let j = 0; j < x.length; j++) {
+        const D10 = (m0[j]! - m1[j]!) / r0
+        const D11 = (m1[j]! - m2[j]!) / r1
+        const D1 = D10 + (r0 / (r0 + r1)) * (D10 - D11)
+        const D2 = (D10 - D11) / (r0 + r1)
+        next[j] =
+          o.algo === 'dpmsolver++'
+            ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! + pt.a * (Math.expm1(-h) / h + 1) * D1 - pt.a * ((Math.expm1(-h) + h) / (h * h) - 0.5) * D2
+            : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]! - pt.s * (Math.expm1(h) / h - 1) * D1 - pt.s * ((Math.expm1(h) - h) / (h * h) - 0.5) * D2
+      }
+    }
+    x = next
+    lowerNums = Math.min(lowerNums + 1, o.order)
+  }
+  return x
+}
+
+const g = Gmm.random(3, 2, 11)
+const xT = Gmm.normals(2 * 16, 5)
+const gmmEps = (x: Float64Array, a: number, s: number) => Gmm.eps(g)(x, { t: NaN, alpha: a, sigma: s, lambda: Math.log(a / s) })
+const maxRel = (y: Float64Array, r: Float64Array): number => y.reduce((m, v, k) => Math.max(m, Math.abs(v - r[k]!) / (1 + Math.abs(r[k]!))), 0)
+
+const sdSigmaBar = B.sigmaBars(B.alphasCumprod(B.scaledLinear(0.00085, 0.012, 1000)))
+const atSteps = (steps: ReadonlyArray<number>) => steps.map((s) => sdSigmaBar[s]!)
+
+// -------------------------------------------------------------------------------------------------
+// Betas
+// -------------------------------------------------------------------------------------------------
+
+test('Betas: schedule endpoints, cosine cap, discrete knots hold diffusers’ ᾱ, DPM-Solver’s λ < −5.1 clipping', () => {
+  const lin = B.linear(1e-4, 0.02, 1000)
+  assert.equal(lin[0], 1e-4)
+  assert.ok(Math.abs(lin[999]! - 0.02) < 1e-17)
+  const sl = B.scaledLinear(0.00085, 0.012, 1000)
+  assert.ok(Math.abs(sl[0]! - 0.00085) < 1e-18 && Math.abs(sl[999]! - 0.012) < 1e-17)
+  const cos = B.squaredCosCapV2(1000)
+  assert.equal(Math.max(...cos), 0.999) // the cap is reached at the end
+  const ab = B.alphasCumprod(sl)
+  const ns = B.discrete(ab)
+  for (const n of [0, 1, 500, 998, 999]) assert.ok(Math.abs(ns.alpha((n + 1) / 1000) - Math.sqrt(ab[n]!)) < 1e-13, `knot ${n}`)
+  assert.equal(ns.T, 1)
+  assert.equal(ns.t0, 1 / 1000)
+  // cosine: DPM-Solver drops the entries with λ < −5.1 and spreads t over what is left
+  const dropped = B.lambdas(B.alphasCumprod(cos)).filter((l) => l < -5.1).length
+  assert.ok(dropped > 0, 'the cosine schedule has entries below λ = −5.1')
+  const dns = B.dpmSolverDiscrete(cos)
+  assert.ok(dns.lambda(1) >= -5.1 - 1e-9, `λ(T) = ${dns.lambda(1)}`)
+  // sigmaToTimestep inverts the σ̄ table at the integers
+  const s2t = B.sigmaToTimestep(sdSigmaBar)
+  for (const n of [0, 17, 999]) assert.ok(Math.abs(s2t(sdSigmaBar[n]!) - n) < 1e-9)
+  const z = B.rescaleZeroTerminalSnr(ab)
+  assert.equal(z[999], 2 ** -24)
+  assert.ok(Math.abs(z[0]! - ab[0]!) < 1e-15)
+})
+
+// -------------------------------------------------------------------------------------------------
+// Diffusers: config → schedule, checked against the transcription of diffusers' loop
+// -------------------------------------------------------------------------------------------------
+
+test('Diffusers: the SD 1.5 DPMSolverMultistep config (Python JSON with -Infinity) round-trips into a valid document with diffusers’ timesteps', () => {
+  const cv = convert(sd15, 10)
+  assert.equal(cv.className, 'DPMSolverMultistepScheduler')
+  assert.equal(cv.parameterization, 'eps')
+  assert.equal(cv.solver, 'dpmpp-2m')
+  assert.deepEqual(evalTimesteps(cv), [901, 811, 721, 631, 541, 451, 361, 271, 181, 91]) // leading: (1000 // 11)·k + steps_offset 1
+  assert.deepEqual(cv.schedule.options, { denoiseToZero: true }) // final_sigmas_type zero
+  assert.deepEqual(cv.schedule.steps.map((s) => s.order), [1, 2, 2, 2, 2, 2, 2, 2, 2])
+  assert.equal(cv.schedule.steps[1]!.relaxation, 'dpmsolver-2') // midpoint
+  const d = Codec.decode(JSON.parse(JSON.stringify(Codec.encode(cv.schedule))))
+  assert.ok(E.isRight(d), E.isLeft(d) ? Codec.format(d.left) : '')
+  assert.deepEqual(d.right, cv.schedule)
+  assert.deepEqual(cv.notes, [])
+  assert.deepEqual(evalTimesteps(convert(sd15, 20)).slice(0, 3), [941, 894, 847])
+})
+
+test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update loop (float64, 1e-10) across spacing, Karras, final σ, order 1–3, noise/data, midpoint/heun', () => {
+  const lin = (n: number, N = 1000) => Array.from({ length: n }, (_, i) => Math.round(((N - 1) * (n - i)) / n)) // linspace(0, N−1, n+1) reversed, without the 0
+  const cases: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly nfe: number; readonly ref: RefOpts; readonly parity?: 'reference' }> = [
+    // SD 1.5 as shipped in examples/, 10 and 20 steps (lower_order_final only below 15)
+    ...[10, 20].map((n) => ({
+      cfg: JSON.parse(JSON.stringify(_.parseJson(sd15))) as Record<string, unknown>,
+      nfe: n,
+      ref: {
+        sigmas: [...atSteps(Array.from({ length: n }, (_, k) => Math.floor(1000 / (n + 1)) * (n - k) + 1)), 0],
+        order: 2,
+        algo: 'dpmsolver++' as const,
+        solverType: 'midpoint' as const,
+        lowerOrderFinal: true,
+        eulerAtFinal: false,
+        finalZero: true,
+      },
+    })),
+    {
+      cfg: { _class_name: 'DPMSolverMultistepScheduler', ...base, use_karras_sigmas: true, solver_type: 'heun' },
+      nfe: 12,
+      ref: {
+        sigmas: [...Array.from({ length: 12 }, (_, i) => (sdSigmaBar[999]! ** (1 / 7) + (i / 11) * (sdSigmaBar[0]! ** (1 / 7) - sdSigmaBar[999]! ** (1 / 7))) ** 7), 0],
+        order: 2,
+        algo: 'dpmsolver++',
+        solverType: 'heun',
+        lowerOrderFinal: true,
+        eulerAtFinal: false,
+        finalZero: true,
+      },
+    },
+    {
+      cfg: { _class_name: 'DPMSolverMultistepScheduler', ...base, solver_order: 3, final_sigmas_type: 'sigma_min', timestep_spacing: 'linspace' },
+      nfe: 8,
+      parity: 'reference',
+      ref: { sigmas: [...atSteps(lin(8)), sdSigmaBar[0]!], order: 3, algo: 'dpmsolver++', solverType: 'midpoint', lowerOrderFinal: true, eulerAtFinal: false, finalZero: false },
+    },
+    {
+      cfg: { _class_name: 'DPMSolverMultistepScheduler', ...base, solver_order: 3, algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min', lower_order_final: false, euler_at_final: true },
+      nfe: 16,
+      parity: 'reference',
+      ref: { sigmas: [...atSteps(lin(16)), sdSigmaBar[0]!], order: 3, algo: 'dpmsolver', solverType: 'midpoint', lowerOrderFinal: false, eulerAtFinal: true, finalZero: false },
+    },
+    {
+      cfg: { _class_name: 'DPMSolverMultistepScheduler', ...base, solver_order: 1, timestep_spacing: 'trailing' },
+      nfe: 6,
+      ref: {
+        sigmas: [...atSteps([999, 832, 666, 499, 332, 166]), 0], // round(arange(1000, 0, −1000/6)) − 1
+        order: 1,
+        algo: 'dpmsolver++',
+        solverType: 'midpoint',
+        lowerOrderFinal: true,
+        eulerAtFinal: false,
+        finalZero: true,
+      },
+    },
+  ]
+  for (const c of cases) {
+    const cv = convert(c.cfg, c.nfe, c.parity ?? 'exact')
+    const y = F.run(Prog.compile(cv.noiseSchedule, cv.parameterization)(cv.schedule), Gmm.eps(g))(xT)
+    const r = refDpmMultistep(c.ref, gmmEps)(xT)
+    const d = maxRel(y.x, r)
+    assert.ok(d < 1e-10, `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}: max rel diff ${d}`)
+    assert.equal(y.nfe, c.nfe, 'one model evaluation per diffusers step')
+  }
+})
+
+test('Diffusers: Karras + final σ_min drops diffusers’ zero-length last step; exact 3rd order is the default, with a note', () => {
+  const k = convert({ _class_name: 'DPMSolverMultistepScheduler', ...base, use_karras_sigmas: true, final_sigmas_type: 'sigma_min' }, 10)
+  assert.deepEqual(k.schedule.grid, { spacing: 'karras', steps: 9, rho: 7, T: 1, t0: 0.001 })
+  assert.equal(k.schedule.options, undefined)
+  assert.match(k.notes.join('\n'), /zero-length/)
+  assert.deepEqual(evalTimesteps(k), [999, 916, 815, 687, 523, 327, 146, 41, 7]) // diffusers' 10th evaluation (at σ_min again) is the dropped zero-length step
+  const e = convert({ _class_name: 'DPMSolverMultistepScheduler', ...base, solver_order: 3 }, 20)
+  assert.ok(e.schedule.steps.some((s) => s.order === 3 && s.halveSecondDerivative === undefined))
+  assert.match(e.notes.join('\n'), /--parity reference/)
+  const r = convert({ _class_name: 'DPMSolverMultistepScheduler', ...base, solver_order: 3 }, 20, 'reference')
+  assert.ok(r.schedule.steps.some((s) => s.order === 3 && s.halveSecondDerivative === true))
+})
+
+test('Diffusers: UniPC, DDIM, Euler, PNDM and FlowMatch configs become the matching schedules', () => {
+  const u = convert({ _class_name: 'UniPCMultistepScheduler', ...base, disable_corrector: [2] }, 8)
+  assert.equal(u.solver, 'unipc-bh2-2')
+  assert.deepEqual(u.schedule.steps.map((s) => s.corrector !== undefined), [true, true, false, true, true, true, false]) // none at 2 (disabled), none before the step into σ = 0
+  assert.deepEqual(u.schedule.options, { denoiseToZero: true })
+  const dd = convert({ _class_name: 'DDIMScheduler', ...base, clip_sample: false, set_alpha_to_one: false, steps_offset: 1 }, 10)
+  assert.deepEqual(evalTimesteps(dd), [901, 801, 701, 601, 501, 401, 301, 201, 101, 1])
+  assert.equal(dd.schedule.grid.spacing === 'explicit' ? dd.schedule.grid.t.at(-1) : NaN, 0.001) // the final ᾱ_0
+  const eu = convert({ _class_name: 'EulerDiscreteScheduler', ...base, timestep_spacing: 'leading', steps_offset: 1 }, 10)
+  assert.deepEqual(evalTimesteps(eu), [901, 801, 701, 601, 501, 401, 301, 201, 101, 1])
+  assert.equal(eu.schedule.steps[0]!.basis, 'rho')
+  const ek = convert({ _class_name: 'EulerDiscreteScheduler', ...base, use_karras_sigmas: true }, 10)
+  const ekT = evalTimesteps(ek)
+  assert.ok(ekT.some((v) => !Number.isInteger(v)), 'Euler passes fractional timesteps with Karras σ’s')
+  const pn = convert({ _class_name: 'PNDMScheduler', ...base, skip_prk_steps: true, steps_offset: 1 }, 11)
+  assert.equal(pn.inferenceSteps, 10)
+  assert.equal(Prog.compile(pn.noiseSchedule, 'eps')(pn.schedule).nfe, 11)
+  assert.equal(pn.solver, 'plms')
+  const fm = convert({ _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0 }, 8)
+  assert.equal(fm.parameterization, 'flow')
+  const fmT = evalTimesteps(fm)
+  assert.equal(fmT[0], 1000) // the grid starts 1e-6 below σ = 1 (α = 0), the model still reads 1000
+  assert.match(fm.notes.join('\n'), /1 − 1e-6/)
+  const sh = _.shiftSigma(3)
+  assert.ok(Math.abs(fmT.at(-1)! - 1000 * sh(sh(1 / 1000))) < 1e-9, 'σ_min shifted twice, as diffusers does')
+  // flow Euler on a flow model reproduces x ← x + (σ′ − σ)·u exactly (linear field u = x/σ − 0 is the x0 = 0 data)
+  const prog = Prog.compile(fm.noiseSchedule, 'flow')(fm.schedule)
+  const u0 = (x: Float64Array, at: NS.Point) => x.map((v) => v / at.t - 0.5 * (at.t > 0 ? 1 : 0)) // x0 = x − σu = 0.5σ… any affine field
+  const sig = fm.schedule.grid.spacing === 'explicit' ? fm.schedule.grid.t : []
+  let x = Float64Array.from([0.3, -1.2])
+  for (let i = 0; i < sig.length; i++) {
+    const s = sig[i]!
+    const next = i + 1 < sig.length ? sig[i + 1]! : 0
+    const uu = u0(x, { t: s, alpha: 1 - s, sigma: s, lambda: 0 })
+    x = x.map((v, k) => v + (next - s) * uu[k]!)
+  }
+  const y = F.run(prog, u0)(Float64Array.from([0.3, -1.2])).x
+  assert.ok(maxRel(y, x) < 1e-12, `flow Euler ${y} vs ${x}`)
+})
+
+test('Diffusers: unsupported values are issues naming the key and the supported values; unknown keys are notes', () => {
+  const a = issues({ _class_name: 'DPMSolverMultistepScheduler', beta_schedule: 'sigmoid' })
+  assert.equal(a[0]!.path, 'beta_schedule')
+  assert.match(a[0]!.message, /linear, scaled_linear, squaredcos_cap_v2/)
+  const b = issues({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver++', solver_type: 'rk4', thresholding: true })
+  assert.deepEqual(b.map((i) => i.path).sort(), ['algorithm_type', 'solver_type', 'thresholding'])
+  assert.match(b.find((i) => i.path === 'algorithm_type')!.message, /stochastic.*supported: dpmsolver\+\+, dpmsolver/)
+  assert.ok(b.every((i) => !i.message.includes('undefined')))
+  assert.match(issues({ _class_name: 'EulerAncestralDiscreteScheduler' })[0]!.message, /supported: DPMSolverMultistepScheduler/)
+  assert.equal(issues({ beta_start: 0.001 })[0]!.path, '_class_name')
+  assert.equal(issues({ _class_name: 'DPMSolverMultistepScheduler', prediction_type: 'x0' })[0]!.path, 'prediction_type')
+  assert.match(issues({ _class_name: 'DDIMScheduler' })[0]!.message, /clip_sample/) // the class default is true
+  assert.equal(issues({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'dpmsolver' })[0]!.path, 'final_sigmas_type')
+  assert.equal(issues('{"_class_name": "DPMSolverMultistepScheduler",')[0]!.path, '(root)')
+  const cv = convert({ _class_name: 'DPMSolverMultistepScheduler', brand_new_option: 3 }, 5)
+  assert.match(cv.notes.join('\n'), /brand_new_option/)
+  assert.deepEqual(_.parseJson('{"a": -Infinity, "b": "NaN and Infinity", "c": [Infinity, NaN]}'), { a: '-Infinity', b: 'NaN and Infinity', c: ['Infinity', 'NaN'] })
+  assert.equal(_.roundHalfEven(2.5), 2)
+  assert.equal(_.roundHalfEven(3.5), 4)
+  assert.equal(_.roundHalfEven(-0.5), -0)
+})
+
+// -------------------------------------------------------------------------------------------------
+// Interop names
+// -------------------------------------------------------------------------------------------------
+
+test('Interop: A1111 / k-diffusion / ComfyUI / diffusers names map to stepwise solvers, case-insensitively, with schedule suffixes', () => {
+  const m = Interop.lookup('DPM++ 2M Karras')!
+  assert.equal(m.solver, 'k-dpmpp-2m')
+  assert.equal(m.grid, 'karras')
+  assert.equal(Interop.lookup('dpm++ 2m karras')!.solver, 'k-dpmpp-2m')
+  assert.equal(Interop.lookup('dpmpp_2m')!.solver, 'k-dpmpp-2m')
+  assert.equal(Interop.lookup('sample_dpmpp_2m')!.solver, 'k-dpmpp-2m')
+  assert.equal(Interop.lookup('DPMSolverMultistepScheduler')!.solver, 'dpmpp-2m')
+  assert.equal(Interop.lookup('UniPCMultistepScheduler')!.solver, 'unipc-bh2-2')
+  assert.equal(Interop.lookup('DPM++ 2M Exponential')!.grid, 'logSNR')
+  const ea = Interop.lookup('Euler a')!
+  assert.equal(ea.entry.relation, 'stochastic')
+  if (ea.solver === undefined) assert.match(Interop.describe(ea), /stochastic solvers, which are not built yet/)
+  assert.equal(Interop.lookup('no such sampler'), undefined)
+  assert.ok(Interop.nearest('dpmpp_2').length > 0)
+  // every 'same'/'closest' entry names a built solver, and no spelling maps to two entries
+  for (const e of Interop.entries.filter((x) => x.relation === 'same' || x.relation === 'closest'))
+    assert.ok(Solvers.byId(e.stepwise[0]!) !== undefined, `${e.name}: ${e.stepwise[0]} is not a named solver`)
+  const seen = new Map<string, string>()
+  for (const e of Interop.entries)
+    for (const a of e.aliases) {
+      const k = Interop.key(a)
+      assert.ok(!seen.has(k) || seen.get(k) === e.name, `'${a}' is an alias of ${seen.get(k)} and ${e.name}`)
+      seen.set(k, e.name)
+    }
+})
+
+// -------------------------------------------------------------------------------------------------
+// CLI
+// -------------------------------------------------------------------------------------------------
+
+/** the CLI in this process (console captured): spawning costs ~1 s per command */
+const cli = async (...args: string[]) => {
+  const out: string[] = []
+  const err: string[] = []
+  const log = console.log
+  const error = console.error
+  console.log = (...a: unknown[]) => void out.push(a.join(' '))
+  console.error = (...a: unknown[]) => void err.push(a.join(' '))
+  try {
+    const code = await main(args)
+    return { code, out: out.join('\n'), err: err.join('\n') }
+  } finally {
+    console.log = log
+    console.error = error
+  }
+}
+
+test('CLI: from-diffusers → schedule + problem file; explain --diffusers and --problem print the same steps; solvers --from', async () => {
+  const s = path.join(tmp, 's.json')
+  const p = path.join(tmp, 'p.json')
+  const r = await cli('from-diffusers', SD15, '--nfe', '10', '--out', s, '--problem-out', p)
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.out, /DPMSolverMultistepScheduler, 10 inference steps/)
+  assert.match(r.out, /model timesteps: 901, 811, 721, 631, 541, 451, 361, 271, 181, 91/)
+  assert.equal((await cli('validate', s)).code, 0)
+  const ed = await cli('explain', s, '--diffusers', SD15)
+  assert.equal(ed.code, 0, ed.err)
+  const ep = await cli('explain', s, '--problem', p)
+  assert.equal(ep.code, 0, ep.err)
+  const steps = (t: string) => t.split('\n').filter((l) => /^\s+(step|denoise)/.test(l))
+  assert.equal(steps(ed.out).length, 10)
+  assert.deepEqual(steps(ed.out), steps(ep.out))
+  const x = path.join(tmp, 'x.json')
+  fs.writeFileSync(x, JSON.stringify({ data: [[0.1, 0.2], [1, -1]] }))
+  const sm = await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', path.join(tmp, 'o.json'))
+  assert.equal(sm.code, 0, sm.err)
+  const from = await cli('solvers', '--from', 'DPM++ 2M Karras')
+  assert.equal(from.code, 0, from.err)
+  assert.match(from.out, /k-dpmpp-2m.*grid karras/)
+  assert.match((await cli('solvers', '--from', 'Euler a')).out, /stochastic|euler-ancestral/)
+  assert.equal((await cli('solvers', '--from', 'Eular b')).code, 1)
+  // the installed bin, as a user runs it
+  const bin = spawnSync(process.execPath, [path.join(root, 'bin/stepwise.js'), 'solvers', '--from', 'dpmpp_2m'], { encoding: 'utf8', cwd: tmp })
+  assert.equal(bin.status, 0, bin.stderr)
+  assert.match(bin.stdout, /k-dpmpp-2m/)
+  const bad = path.join(tmp, 'bad.json')
+  fs.writeFileSync(bad, JSON.stringify({ _class_name: 'DPMSolverMultistepScheduler', timestep_spacing: 'uniform' }))
+  const b = await cli('from-diffusers', bad)
+  assert.equal(b.code, 1)
+  assert.match(b.err, /timestep_spacing: got "uniform"; expected one of linspace, leading, trailing/)
+})
+
+// -------------------------------------------------------------------------------------------------
+// TfjsModel
+// -------------------------------------------------------------------------------------------------
+
+test('TfjsModel: a LayersModel saved to files and loaded back runs as a stepwise model (float32 vs float64 ≤ 1e-4)', async () => {
+  await Tfjs.init('wasm')
+  const D = 2
+  // ε(x, τ) = W·x + b + c·τ/1000 with fixed weights
+  const xIn = tf.input({ shape: [D] })
+  const tIn = tf.input({ shape: [1] })
+  const cat = tf.layers.concatenate().apply([xIn, tIn]) as tf.SymbolicTensor
+  const out = tf.layers.dense({ units: D, useBias: true, kernelInitializer: 'zeros' }).apply(cat) as tf.SymbolicTensor
+  const net = tf.model({ inputs: [xIn, tIn], outputs: out })
+  const W = [
+    [0.5, -0.2],
+    [0.1, 0.7],
+    [0.3, -0.4], // the τ row
+  ]
+  const b = [0.05, -0.1]
+  net.layers[net.layers.length - 1]!.setWeights([tf.tensor2d(W.map((r, i) => (i === D ? r.map((v) => v / 1000) : r))), tf.tensor1d(b)])
+  const dir = path.join(tmp, 'layers')
+  await net.save(TM.fileSaver(dir))
+  assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')))
+  const loaded = await TM.load(path.join(dir, 'model.json'))
+  assert.equal(TM.wiringOf(loaded, D), 'pair')
+  const cv = convert(sd15, 8)
+  const m = TM.fromDiffusers(loaded, cv)
+  const prog = Prog.compile(cv.noiseSchedule, m.param)(cv.schedule)
+  const x32 = Tfjs.fromFloat64(xT, D)
+  const before = tf.memory().numTensors
+  const r = Tfjs.run(prog, m.call)(x32)
+  const y = Tfjs.toFloat64(r.x)
+  r.x.dispose()
+  assert.equal(tf.memory().numTensors, before, 'no tensor left behind')
+  const tau = _.timestepOf(cv)
+  const f64 = (x: Float64Array, at: NS.Point) => {
+    const t = tau(at) / 1000
+    return x.map((_v, k) => {
+      const row = Math.floor(k / D) * D
+      const j = k % D
+      return x[row]! * W[0]![j]! + x[row + 1]! * W[1]![j]! + t * W[2]![j]! + b[j]!
+    })
+  }
+  const ref = F.run(prog, f64)(xT).x
+  assert.ok(maxRel(y, ref) < 1e-4, `tfjs vs float64: ${maxRel(y, ref)}`)
+  x32.dispose()
+  m.dispose()
+  net.dispose()
+})
+
+test('TfjsModel: a GraphModel (model.json + weights.bin) loads from files; time inputs', async () => {
+  await Tfjs.init('wasm')
+  const dir = path.join(tmp, 'graph')
+  fs.mkdirSync(dir, { recursive: true })
+  const f = (name: string) => ({ name, attr: { dtype: { type: 'DT_FLOAT' } } })
+  const dims = (...d: number[]) => ({ dim: d.map((size) => ({ size: String(size) })) })
+  const model = {
+    format: 'graph-model',
+    generatedBy: 'test',
+    convertedBy: 'hand',
+    modelTopology: {
+      node: [
+        { ...f('x'), op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dims(-1, 3) } } },
+        { ...f('W'), op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(3, 2) } } } },
+        { name: 'out', op: 'MatMul', input: ['x', 'W'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
+      ],
+      library: {},
+      versions: { producer: 1 },
+    },
+    weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'W', shape: [3, 2], dtype: 'float32' }] }],
+  }
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(model))
+  fs.writeFileSync(path.join(dir, 'weights.bin'), new Uint8Array(Float32Array.from([1, 0, 0, 1, 0.5, -0.5]).buffer))
+  const net = await TM.load(path.join(dir, 'model.json'))
+  assert.equal(TM.wiringOf(net, 2), 'concat')
+  const m = TM.fromNetwork(net, { param: 'eps', time: { timestep: 1000 } })
+  const x = tf.tensor2d([[1, 2], [3, 4]])
+  const at = NS.point(NS.vpLinear())(0.5)
+  const y = m.call(x, at)
+  assert.deepEqual(Array.from(y.dataSync()), [1 + 0.5 * 499, 2 - 0.5 * 499, 3 + 0.5 * 499, 4 - 0.5 * 499])
+  y.dispose()
+  x.dispose()
+  m.dispose()
+  assert.equal(TM.timeOf('scaled999')(at), 999 * 0.5)
+  assert.equal(TM.timeOf({ scaled: 1000 })(at), 500)
+  assert.equal(TM.timeOf({ timestep: 1000 })({ ...at, t: 0.001 }), 0)
+  assert.ok(Math.abs(TM.timeOf('sigmaBar')(at) - at.sigma / at.alpha) < 1e-12)
+  await assert.rejects(TM.load(path.join(tmp, 'missing', 'model.json')), /cannot read the model/)
+})
+
+// -------------------------------------------------------------------------------------------------
+// Backends
+// -------------------------------------------------------------------------------------------------
+
+const missing = (s: string) => Object.assign(new Error(`Cannot find package '${s}' imported from ${root}/src/interpreters/Backends.ts`), { code: 'ERR_MODULE_NOT_FOUND' })
+
+test('Backends: parse, platform checks, tfjs-node discovery and the errors when it is missing or broken', async () => {
+  assert.deepEqual(Backends.parse(undefined), E.right('wasm'))
+  assert.deepEqual(Backends.parse('tensorflow'), E.right('tensorflow'))
+  assert.ok(E.isLeft(Backends.parse('metal')))
+  assert.equal(Backends.platform(), 'node')
+  for (const b of ['webgl', 'webgpu'] as const) {
+    const p = Backends.plan(b, 'node')
+    assert.ok(E.isLeft(p) && p.left.includes('needs a browser'), b)
+    assert.ok(E.isRight(Backends.plan(b, 'browser')))
+  }
+  assert.ok(E.isLeft(Backends.plan('tensorflow', 'browser')))
+  const tfPlan = Backends.plan('tensorflow', 'node')
+  assert.ok(E.isRight(tfPlan))
+  // none installed (the real state here): the clear error
+  const installed = tfPlan.right.imports.some((s) => fs.existsSync(path.join(root, 'node_modules', s)))
+  if (!installed) await assert.rejects(Backends.load(tfPlan.right), /backend 'tensorflow' needs @tensorflow\/tfjs-node \(npm install @tensorflow\/tfjs-node@4\.22\.0.*it is not installed/)
+  await assert.rejects(Backends.load(tfPlan.right, async (s) => Promise.reject(missing(s))), /it is not installed/)
+  await assert.rejects(Backends.select('webgl'), /needs a browser/)
+  // gpu package missing, cpu package present: the cpu one is used
+  const tried: string[] = []
+  const got = await Backends.load(tfPlan.right, async (s) => {
+    tried.push(s)
+    if (s === '@tensorflow/tfjs-node-gpu') throw missing(s)
+    return {}
+  })
+  assert.deepEqual(got, ['@tensorflow/tfjs-node'])
+  assert.deepEqual(tried, ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'])
+  // installed but broken (no native binding): the cause is reported, not "not installed"
+  await assert.rejects(
+    Backends.load(tfPlan.right, async () => Promise.reject(new Error('libtensorflow.so: cannot open shared object file'))),
+    /installed but failed to load: libtensorflow/,
+  )
+  // loaded but registered with another tfjs-core copy: say which version to install
+  await assert.rejects(Backends.select('tensorflow', { importer: async () => ({}) }), /not registered with this @tensorflow\/tfjs \(4\.22\.0\)/)
+  await Backends.select('cpu')
+  assert.equal(tf.getBackend(), 'cpu')
+  await Backends.select('wasm')
+  assert.equal(tf.getBackend(), 'wasm')
+})
