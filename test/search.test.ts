@@ -52,7 +52,7 @@ test('search → validate → explain → sample: the output is a schedule docum
 test('same seed ⇒ the same schedule file, inline or on 2 worker threads; another seed differs', () => {
   const run = (name: string, ...extra: string[]) => {
     const out = path.join(tmp, name)
-    const r = cli('search', '--problem', problemFile, '--nfe', '5', '--budget-evals', '120', '--strategy', 'evolution', '--out', out, ...small, ...extra)
+    const r = cli('search', '--problem', problemFile, '--nfe', '5', '--budget-evals', '400', '--strategy', 'evolution', '--out', out, ...small, ...extra)
     assert.equal(r.code, 0, r.err)
     return fs.readFileSync(out, 'utf8')
   }

@@ -6,7 +6,6 @@
  */
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
 import * as Golden from '../Golden.ts'
 import * as Prog from '../Program.ts'
 import * as S from '../SolverSchedule.ts'
@@ -59,6 +58,7 @@ export const FINALISTS = 16
 /** the NFE budgets the command accepts */
 export const NFE_RANGE = [2, 50] as const
 
+/** the command's help text */
 export const usage = `usage: stepwise search --problem P.json --nfe N [--seed S] [--budget-evals M] [--minutes T] [--out S.json]
                       [--strategy s3|evolution] [--threads K] [--rows R] [--holdout-rows H] [--holdout-seed S2]
                       [--metric teacher|swd] [--checkpoint PATH] [--resume] [--quiet]
@@ -427,13 +427,4 @@ export const describe = (c: Sp.Candidate): string => {
   })
   const u = Sp.fractions(c).map((v) => v.toFixed(3)).join(' ')
   return `decisions: first step ${c.firstStep}${c.denoiseToZero ? ', denoise to zero' : ''}; steps ${steps.join('  ')}\nλ-fractions of the grid: ${u}`
-}
-
-/** parse → check → E for tests that only need the options */
-export const parseEither = (argv: ReadonlyArray<string>): E.Either<string, Options> => {
-  try {
-    return E.right(parse(argv))
-  } catch (e) {
-    return E.left(e instanceof Error ? e.message : String(e))
-  }
 }
