@@ -3,7 +3,7 @@
  * ratio to one tight Float32Array pass out[k] = Σᵢ cᵢ·vᵢ[k] over the same number of tensors of the
  * same size, measured side by side in the same process (interleaved repetitions, medians).
  *
- *   node --import tsx bench/overhead.ts [--reps 7] [--nfe 20]
+ *   node --import tsx bench/overhead.ts [--reps 7] [--nfe 20] [--sizes 4096x64,16384x64,262144x64]
  *
  * The model returns tf.clone of a precomputed ε (shares its data: no compute); its cost (clone +
  * dispose) is timed separately and subtracted. Per step = (run − nfe·model) / steps; the JS reference
@@ -26,10 +26,16 @@ const arg = (k: string, d: number): number => {
 }
 const REPS = arg('reps', 7)
 const NFE = arg('nfe', 20)
-const SIZES: ReadonlyArray<readonly [number, number]> = [
-  [4096, 64],
-  [16384, 64],
-]
+/** B×D per tensor; 262144×64 float32 = 64 MiB per tensor */
+const SIZES: ReadonlyArray<readonly [number, number]> = (() => {
+  const i = process.argv.indexOf('--sizes')
+  const spec = i < 0 ? '4096x64,16384x64,262144x64' : process.argv[i + 1] ?? ''
+  return spec.split(',').map((s) => {
+    const [b, d] = s.split('x').map(Number)
+    if (!Number.isInteger(b) || !Number.isInteger(d) || b! <= 0 || d! <= 0) throw new Error(`--sizes: expected BxD,BxD… (e.g. 262144x64), got "${s}"`)
+    return [b!, d!] as const
+  })
+})()
 const SOLVERS = ['dpmpp-2m', 'dpmpp-3m', 'unipc-bh2-3']
 const MAX_TERMS = 9
 
