@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/search.ts [--minutes 4] [--nfe 5,6,8,10] [--problems d16_k4.linear,own-d8-k6,…]
  *                                     [--seed 0] [--out out/search-bench] [--svg docs/search.svg] [--strategy s3]
+ *   node --import tsx bench/search.ts --report [--out out/search-bench]      # decisions of the searched schedules
  *   node --import tsx bench/search.ts --ablation [--evals 20000] [--nfe 5,10] [--problems d16_k4.linear] [--seeds 0,1]
  *
  * --ablation: which decisions matter. The same search (fixed evaluation budget, 2 threads) in the
@@ -78,6 +79,46 @@ const ALL: ReadonlyArray<Problem> = [
   own(32, 8, 104, 'linear'),
   own(64, 8, 105, 'discrete'),
 ]
+
+// -------------------------------------------------------------------------------------------------
+// report: what the searched schedules chose (reads --out/cells.json of an earlier run)
+// -------------------------------------------------------------------------------------------------
+
+/** one row of decision statistics for a searched schedule document */
+const decisions = (doc: S.SolverSchedule, ns: NS.NoiseSchedule): string => {
+  const st = doc.steps
+  const n = st.length
+  const count = (f: (s: S.StepDecision) => boolean): number => st.filter(f).length
+  const orders = [1, 2, 3, 4].map((o) => count((s) => s.order === o)).join('/')
+  const ts = doc.grid.spacing === 'explicit' ? doc.grid.t : []
+  const l = ts.map((t) => ns.lambda(t))
+  const span = l.length > 1 ? l[l.length - 1]! - l[0]! : Number.NaN
+  const fr = l.slice(1).map((v, i) => (v - l[i]!) / span)
+  const pct = (v: number) => `${Math.round(100 * v)}%`
+  return [
+    doc.options?.firstStep ?? 'evaluate',
+    `${count((s) => s.prediction === 'data')}/${n}`,
+    orders,
+    `${count((s) => s.relaxation !== undefined && typeof s.relaxation === 'object')} + ${count((s) => typeof s.relaxation === 'string' && s.relaxation !== 'none')}`,
+    `${count((s) => s.corrector?.mode === 'pseudo')} / ${count((s) => s.corrector?.mode === 'reeval')}`,
+    `${count((s) => s.nodes !== undefined)}`,
+    `${count((s) => s.basis !== undefined && s.basis !== 'lambda')}`,
+    `${count((s) => s.start !== undefined && s.start !== -1)}`,
+    doc.options?.denoiseToZero === true ? 'yes' : '',
+    fr.length === 0 ? '' : `${pct(fr[0]!)} … ${pct(fr[fr.length - 1]!)} (max ${pct(Math.max(...fr))})`,
+  ].join(' | ')
+}
+
+if (process.argv.includes('--report')) {
+  const saved = JSON.parse(fs.readFileSync(path.join(outDir, 'cells.json'), 'utf8')) as ReadonlyArray<{ readonly problem: Problem; readonly nfe: number; readonly doc: S.SolverSchedule }>
+  log('| problem | NFE | first step | data-pred steps | orders 1/2/3/4 | relaxations linear + named | correctors pseudo / reeval | explicit nodes | non-λ basis | restarts | denoise | λ-share of first … last step |')
+  log('|---|---:|---|---|---|---|---|---:|---:|---:|---|---|')
+  for (const c of saved) {
+    const ns = Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(c.problem.file)))
+    log(`| ${c.problem.id} | ${c.nfe} | ${decisions(c.doc, ns)} |`)
+  }
+  process.exit(0)
+}
 
 // -------------------------------------------------------------------------------------------------
 // ablation
