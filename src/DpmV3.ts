@@ -10,6 +10,7 @@
  * Pure numbers: estimation asks a `Probe` (a model with autodiff, e.g. interpreters/TfjsLearned.ts).
  */
 import * as t from 'io-ts'
+import * as Gmm from './Gmm.ts'
 import type * as NS from './NoiseSchedule.ts'
 import * as P from './Parameterization.ts'
 import * as R from './Rule.ts'
@@ -95,8 +96,8 @@ export const estimate = (ns: NS.NoiseSchedule, probe: Probe, data: Float64Array,
     const lambda = at(i)
     const t = ns.tOfLambda(lambda)
     const pt: NS.Point = { t, alpha: ns.alpha(t), sigma: ns.sigma(t), lambda }
-    const rnd = mulberry32(o.seed * 7919 + i)
-    const normal = normals(rnd)
+    const rnd = Gmm.mulberry32(o.seed * 7919 + i)
+    const normal = Gmm.normalsFrom(rnd)
     const batches = Array.from({ length: Math.ceil(o.samples / o.batch) }, (_, k) => {
       const B = Math.min(o.batch, o.samples - k * o.batch)
       const x = new Float64Array(B * D)
@@ -135,34 +136,6 @@ export const estimate = (ns: NS.NoiseSchedule, probe: Probe, data: Float64Array,
 // -------------------------------------------------------------------------------------------------
 // utils
 // -------------------------------------------------------------------------------------------------
-
-/** seeded uniform generator on [0, 1) (mulberry32) */
-const mulberry32 = (seed: number) => {
-  let a = seed >>> 0
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let q = a
-    q = Math.imul(q ^ (q >>> 15), q | 1)
-    q ^= q + Math.imul(q ^ (q >>> 7), q | 61)
-    return ((q ^ (q >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** standard normals by Box–Muller */
-const normals = (rnd: () => number) => {
-  let spare: number | undefined
-  return (): number => {
-    if (spare !== undefined) {
-      const s = spare
-      spare = undefined
-      return s
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - rnd()))
-    const w = 2 * Math.PI * rnd()
-    spare = r * Math.sin(w)
-    return r * Math.cos(w)
-  }
-}
 
 /** per-dimension sums over a point's samples: σ·v⊙Jᵀv, and e = ε̂, q = dε̂/dλ, y = x/α with their products */
 interface Moments {

@@ -103,6 +103,22 @@ export const mulberry32 = (seed: number) => {
   }
 }
 
+/** standard normals by Box–Muller from a uniform source u: √(−2·ln(1 − u₁))·(cos, sin)(2π·u₂), pairs cached */
+export const normalsFrom = (rnd: () => number): (() => number) => {
+  let spare: number | undefined
+  return () => {
+    if (spare !== undefined) {
+      const s = spare
+      spare = undefined
+      return s
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - rnd()))
+    const w = 2 * Math.PI * rnd()
+    spare = r * Math.sin(w)
+    return r * Math.cos(w)
+  }
+}
+
 /** n standard normal draws (Box–Muller on mulberry32) */
 export const normals = (n: number, seed: number): Float64Array => {
   const rnd = mulberry32(seed)

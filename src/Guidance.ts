@@ -107,27 +107,36 @@ const onRows = <V, R>(I: Batch<V>, o: Cfg<V>, subset: Subset, pair: boolean, f: 
 // combinators
 // -------------------------------------------------------------------------------------------------
 
+/** w = 1 (skipAtOne): the conditional model alone, out = out_c */
+const conditionalOnly = <V>(I: Batch<V>, o: Cfg<V>, net: Conditional<V>): M.Model<V> =>
+  M.make(net.param, (x, at, subset) => (subset === undefined ? net.call(x, at, o.cond) : onRows(I, o, subset, false, (c) => net.call(x, at, c))))
+
+/** one batched call [out_u; out_c] = net([x; x], t, [∅; c]) → g = (1 − w)·out_u + w·out_c and out_c (the caller releases both) */
+const guided = <V>(I: Batch<V>, o: Cfg<V>, net: Conditional<V>, cc: V) => (x: V, at: Point, subset?: Subset): { readonly g: V; readonly c: V } => {
+  const xx = I.concat([x, x])
+  const out = subset === undefined ? net.call(xx, at, cc) : onRows(I, o, subset, true, (c) => net.call(xx, at, c))
+  I.release?.(xx)
+  const [u, c] = I.split(out, 2)
+  I.release?.(out)
+  const g = I.lincomb([
+    [1 - o.w, u!],
+    [o.w, c!],
+  ])
+  I.release?.(u!)
+  return { g, c: c! }
+}
+
 /**
  * classifier-free guidance, one batched call: [out_u; out_c] = net([x; x], t, [∅; c]), out = out_u + w·(out_c − out_u)
  * = (1 − w)·out_u + w·out_c in the network's own parameterization (every conversion is affine in out at fixed (x, t),
  * so guiding ε, x0, v or u gives the same step); w = 1 calls the conditional model only. Holds [∅; c] (one value) while it lives
  */
 export const cfg = <V>(I: Batch<V>) => (o: Cfg<V>) => (net: Conditional<V>): M.Model<V> => {
-  if (o.w === 1 && o.skipAtOne !== false)
-    return M.make(net.param, (x, at, subset) => (subset === undefined ? net.call(x, at, o.cond) : onRows(I, o, subset, false, (c) => net.call(x, at, c))))
-  const cc = I.concat([o.uncond, o.cond])
+  if (o.w === 1 && o.skipAtOne !== false) return conditionalOnly(I, o, net)
+  const step = guided(I, o, net, I.concat([o.uncond, o.cond]))
   return M.make(net.param, (x, at, subset) => {
-    const xx = I.concat([x, x])
-    const out = subset === undefined ? net.call(xx, at, cc) : onRows(I, o, subset, true, (c) => net.call(xx, at, c))
-    I.release?.(xx)
-    const [u, c] = I.split(out, 2)
-    I.release?.(out)
-    const g = I.lincomb([
-      [1 - o.w, u!],
-      [o.w, c!],
-    ])
-    I.release?.(u!)
-    I.release?.(c!)
+    const { g, c } = step(x, at, subset)
+    I.release?.(c)
     return g
   })
 }
@@ -137,23 +146,13 @@ export const cfg = <V>(I: Batch<V>) => (o: Cfg<V>) => (net: Conditional<V>): M.M
  * = out·(1 + φ·(std(out_c)/std(out) − 1)) on the network's native output (as diffusers' rescale_noise_cfg); φ = 0 is `cfg`
  */
 export const cfgRescaled = <V>(I: Batch<V> & PerSample<V>) => (o: Cfg<V> & { readonly rescale: number }) => (net: Conditional<V>): M.Model<V> => {
-  if (o.w === 1 && o.skipAtOne !== false)
-    return M.make(net.param, (x, at, subset) => (subset === undefined ? net.call(x, at, o.cond) : onRows(I, o, subset, false, (c) => net.call(x, at, c))))
-  const cc = I.concat([o.uncond, o.cond])
+  if (o.w === 1 && o.skipAtOne !== false) return conditionalOnly(I, o, net)
+  const step = guided(I, o, net, I.concat([o.uncond, o.cond]))
   const phi = o.rescale
   return M.make(net.param, (x, at, subset) => {
-    const xx = I.concat([x, x])
-    const out = subset === undefined ? net.call(xx, at, cc) : onRows(I, o, subset, true, (c) => net.call(xx, at, c))
-    I.release?.(xx)
-    const [u, c] = I.split(out, 2)
-    I.release?.(out)
-    const g = I.lincomb([
-      [1 - o.w, u!],
-      [o.w, c!],
-    ])
-    I.release?.(u!)
-    const sc = I.std(c!)
-    I.release?.(c!)
+    const { g, c } = step(x, at, subset)
+    const sc = I.std(c)
+    I.release?.(c)
     const sg = I.std(g)
     const k = sg.map((s, b) => (s > 0 ? 1 + phi * (sc[b]! / s - 1) : 1))
     const r = I.scaleRows(g, k)

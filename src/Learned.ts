@@ -106,7 +106,7 @@ export const dimOf = (d: Dataset): number => (d.kind === 'spiral' ? 2 : d.D)
 /** the dataset's n rows (row-major), from its seed: same spec, same numbers */
 export const sample = (d: Dataset): Float64Array => {
   const rnd = Gmm.mulberry32(d.seed)
-  const normal = normalsFrom(rnd)
+  const normal = Gmm.normalsFrom(rnd)
   const D = dimOf(d)
   const out = new Float64Array(d.n * D)
   if (d.kind === 'spiral') {
@@ -143,22 +143,6 @@ export const init = (a: Arch, seed: number): ReadonlyArray<Layer> => {
 // -------------------------------------------------------------------------------------------------
 // utils
 // -------------------------------------------------------------------------------------------------
-
-/** standard normals by Box–Muller from a uniform source (pairs cached) */
-export const normalsFrom = (rnd: () => number): (() => number) => {
-  let spare: number | undefined
-  return () => {
-    if (spare !== undefined) {
-      const s = spare
-      spare = undefined
-      return s
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - rnd()))
-    const w = 2 * Math.PI * rnd()
-    spare = r * Math.sin(w)
-    return r * Math.cos(w)
-  }
-}
 
 /** width of the first layer's input [x, φ(x), emb(λ)]: D·(1 + 2Fx) + 1 + 2F */
 export const inputSize = (a: Pick<Learned, 'D' | 'frequencies' | 'features'>): number => a.D * (1 + 2 * a.features) + 1 + 2 * a.frequencies

@@ -139,7 +139,7 @@ export const train = (a: L.Arch, o: TrainOptions): L.Learned => {
   const D = a.D
   const n = data.length / D
   const rnd = Gmm.mulberry32(o.seed ^ 0x5eed)
-  const normal = L.normalsFrom(rnd)
+  const normal = Gmm.normalsFrom(rnd)
   const layers0 = L.init(a, o.seed)
   // tf.variable copies its initial value: create both inside tidy so only the variables remain
   const vars = tf.tidy(() => [...layers0.map((y) => tf.variable(tf.tensor2d(y.W, [y.inputs, y.outputs]))), ...layers0.map((y) => tf.variable(tf.tensor2d(y.b, [1, y.outputs])))])
