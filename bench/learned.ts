@@ -55,7 +55,7 @@ for (const name of L.shipped) {
   const D = l.D
   const model = L.eps(l)
   const xT = Gmm.normals(ROWS * D, 2024)
-  const compile = (s: Parameters<ReturnType<typeof Prog.compile>>[0], e: DpmV3.Ems = ems) => Prog.compile(ns, 'eps', { ems: e })(s)
+  const compile = (s: Parameters<ReturnType<typeof Prog.compile>>[0], e: DpmV3.Ems = ems) => Prog.compileOrThrow(ns, 'eps', { ems: e })(s)
   const run = (p: Prog.Program) => F.run(p, model, { D })(xT).x
   const fine = run(compile(Solvers.byId('dpmpp-3m')!.build({ nfe: 400 })))
   const check = meanL2(fine, run(compile(Solvers.byId('dpmpp-3m')!.build({ nfe: 800 }))), D)

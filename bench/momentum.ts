@@ -95,7 +95,7 @@ const errorTable = (): string => {
     for (const r of rows) {
       const cells = problems.flatMap((p) =>
         NFES.map((nfe) => {
-          const prog = Prog.compile(p.ns, 'eps')(r.build(nfe))
+          const prog = Prog.compileOrThrow(p.ns, 'eps')(r.build(nfe))
           const x = F.run(prog, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT).x
           return `${fmt(Compare.meanL2(p.gmm.D)(x, p.exact))}${prog.nfe !== nfe ? '†' : ''}`
         }),
@@ -147,7 +147,7 @@ const divergence = (w: number, s2: number, grid: GridKind): string => {
   const lines = [`| solver | ${nfes.map((n) => `NFE ${n}`).join(' | ')} |`, `|---|${nfes.map(() => '---:').join('|')}|`]
   for (const [label, build] of rows) {
     const cells = nfes.map((nfe) => {
-      const p = Prog.compile(ns, 'eps')(build(nfe))
+      const p = Prog.compileOrThrow(ns, 'eps')(build(nfe))
       try {
         const x = F.run(p, g.model, { D })(xT).x
         const ex = g.exact(p.points[0]!, p.points[p.points.length - 1]!, xT)

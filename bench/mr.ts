@@ -103,7 +103,7 @@ const panel = (lambdaInf: number) =>
 type Problem = ReturnType<typeof panel>[number]
 
 const eulerErr = (p: Problem, n: number): number => meanL2(MR.eulerMaruyama(p.ns, { steps: n, sde: false, D: p.D })(MR.eps(p.gmm, p.mu), p.mu)(p.xT), p.exact, p.D)
-const mrsErr = (p: Problem, s: S.SolverSchedule): number => meanL2(F.run(Prog.compile(p.ns, 'eps')(s), MR.eps(p.gmm, p.mu), { mu: p.mu })(p.xT).x, p.exact, p.D)
+const mrsErr = (p: Problem, s: S.SolverSchedule): number => meanL2(F.run(Prog.compileOrThrow(p.ns, 'eps')(s), MR.eps(p.gmm, p.mu), { mu: p.mu })(p.xT).x, p.exact, p.D)
 
 /** the smallest Euler NFE (search on a 5% ladder up to 20 000) whose error is ≤ e */
 const eulerNfeFor = (p: Problem, e: number): number => {
@@ -177,7 +177,7 @@ for (const li of LAMBDAS) {
   const ns = MR.schedule({ lambdaInf: li, alphaT: 0.005 })
   const mu = MR.rowsOf([0.3, -0.2], N, D)
   const xT = MR.prior(ns, mu, Gmm.normals(N * D, 3))
-  const run = (s: S.SolverSchedule) => w1(qs, F.run(Prog.compile(ns, 'eps')(s), MR.eps(g, mu), { mu, D, seed: 1 })(xT).x, D)
+  const run = (s: S.SolverSchedule) => w1(qs, F.run(Prog.compileOrThrow(ns, 'eps')(s), MR.eps(g, mu), { mu, D, seed: 1 })(xT).x, D)
   for (const nfe of NFES) {
     const em = w1(qs, MR.eulerMaruyama(ns, { steps: nfe, sde: true, D, seed: 1 })(MR.eps(g, mu), mu)(xT), D)
     const s2 = run(MRS.sde({ nfe, order: 2 }))

@@ -132,7 +132,7 @@ const solverRows = (B: number, D: number): ReadonlyArray<Row> => {
   const rows = SOLVERS.flatMap((id) => {
     const named = Solvers.byId(id)
     if (named === undefined) throw new Error(`unknown solver ${id}`)
-    const p = Prog.compile(ns, 'eps')(named.build({ nfe: NFE }))
+    const p = Prog.compileOrThrow(ns, 'eps')(named.build({ nfe: NFE }))
     const steps = p.steps.length
     const sizes = combineSizes(p)
     const coeffs = Array.from({ length: MAX_TERMS }, (_, i) => 0.5 - 0.07 * i)

@@ -125,7 +125,7 @@ for (const [label, id, grid, set] of rows) {
   const sv = Solvers.byId(id)
   if (sv === undefined) throw new Error(`unknown solver ${id}`)
   const cells = NFES.map((nfe) => {
-    const p = Prog.compile(ns, 'eps')(sv.build({ nfe, ...(grid === undefined ? {} : { grid }), set }))
+    const p = Prog.compileOrThrow(ns, 'eps')(sv.build({ nfe, ...(grid === undefined ? {} : { grid }), set }))
     return cell(F.run(p, Gmm.eps(g), { D, seed: 5 })(xT).x)
   })
   lines.push(`| ${label} | ${grid ?? sv.defaultGrid} | ${cells.join(' | ')} |`)

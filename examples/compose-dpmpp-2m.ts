@@ -10,7 +10,7 @@ const mine = S.make(Grid.logSNR(nfe), steps, 'my-2m')
 const ns = NoiseSchedule.vpLinear()
 const problem = Gmm.random(3, 2, 7)
 const xT = Gmm.normals(2 * 8, 1)
-const run = (s: S.SolverSchedule) => Float64.run(Program.compile(ns, 'eps')(s), Gmm.eps(problem))(xT).x
+const run = (s: S.SolverSchedule) => Float64.run(Program.compileOrThrow(ns, 'eps')(s), Gmm.eps(problem))(xT).x
 const named = Solvers.byId('dpmpp-2m')!.build({ nfe, grid: 'logSNR', set: { lowerOrderFinalBelow: 'inf' } })
 const diff = Math.max(...run(mine).map((v, k) => Math.abs(v - run(named)[k]!)))
 console.log(`my 2M vs named dpmpp-2m: max |Δ| = ${diff.toExponential(2)}`)

@@ -20,7 +20,7 @@ const net: Guidance.Conditional<Float64Array> = { param: 'eps', call: (x, at, c)
 const I = Guidance.float64(D)
 const guided = Guidance.threshold(I)({ ratio: 0.995, max: 1.5 })(Guidance.cfgRescaled(I)({ w: 4, cond, uncond, rescale: 0.7 })(net))
 
-const program = Program.compile(ns, guided.param)(Solvers.byId('dpmpp-2m')!.build({ nfe: 12 }))
+const program = Program.compileOrThrow(ns, guided.param)(Solvers.byId('dpmpp-2m')!.build({ nfe: 12 }))
 const x64 = Float64.run(program, guided.call)(xT).x
 
 // the same adapters over tfjs tensors

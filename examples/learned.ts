@@ -8,7 +8,7 @@ const ems = Learned.loadEms('spiral2d') // models/spiral2d.ems.json: DPM-Solver-
 const ns = Learned.scheduleOf(model)
 const xT = Gmm.normals(64 * model.D, 1)
 const sample = (id: string, nfe: number) =>
-  Float64.run(Program.compile(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), Learned.eps(model))(xT).x
+  Float64.run(Program.compileOrThrow(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), Learned.eps(model))(xT).x
 
 const fine = sample('dpmpp-3m', 100) // within ~1e-3 of the exact endpoint of this ODE
 const err = (x: Float64Array) => Math.sqrt(x.reduce((a, v, k) => a + (v - fine[k]!) ** 2, 0) / (x.length / model.D))

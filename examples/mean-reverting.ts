@@ -12,7 +12,7 @@ const err = (x: Float64Array) => Math.max(...x.map((v, k) => Math.abs(v - exact[
 
 const nfe = 10
 const run = (id: string, param: 'eps' | 'x0' | 'v' = 'eps', set: Readonly<Record<string, string>> = {}) =>
-  Float64.run(Program.compile(ns, param)(Solvers.byId(id)!.build({ nfe, set })), MR.native(ns, data, mu, param), { mu, D: 2, seed: 1 })(xT).x
+  Float64.run(Program.compileOrThrow(ns, param)(Solvers.byId(id)!.build({ nfe, set })), MR.native(ns, data, mu, param), { mu, D: 2, seed: 1 })(xT).x
 const euler = MR.eulerMaruyama(ns, { steps: nfe, sde: false, D: 2 })(MR.eps(data, mu), mu)(xT)
 
 const rows_ = [

@@ -14,7 +14,7 @@ const guided: Float64.Model = (x, at) => {
 const xT = Gmm.normals(16 * D, 1)
 // its exact flow in ρ = σ/α: x̄_t − μ = (x̄_T − μ)·((1+ρ_t²)/(1+ρ_T²))^{−2}·((1e-3+ρ_t²)/(1e-3+ρ_T²))^{5/2}
 const error = (id: string, set: Readonly<Record<string, string>>) => {
-  const p = Program.compile(ns, 'eps')(Solvers.byId(id)!.build({ nfe: 15, grid: 'time_quadratic', set }))
+  const p = Program.compileOrThrow(ns, 'eps')(Solvers.byId(id)!.build({ nfe: 15, grid: 'time_quadratic', set }))
   const [a, b] = [p.points[0]!, p.points[p.points.length - 1]!]
   const [r0, r1] = [a.sigma / a.alpha, b.sigma / b.alpha]
   const k = ((1 + r1 * r1) / (1 + r0 * r0)) ** -2 * ((1e-3 + r1 * r1) / (1e-3 + r0 * r0)) ** 2.5
@@ -34,7 +34,7 @@ const steps = Array.from({ length: nfe }, (_, i): S.StepDecision =>
 const mine = S.make(Grid.logSNR(nfe), steps, 'my-ts-2m')
 const g = Gmm.random(3, 8, 7)
 const x8 = Gmm.normals(12 * 8, 2)
-const run = (s: S.SolverSchedule) => Float64.run(Program.compile(ns, 'eps')(s), Gmm.eps(g), { D: 8 })(x8).x
+const run = (s: S.SolverSchedule) => Float64.run(Program.compileOrThrow(ns, 'eps')(s), Gmm.eps(g), { D: 8 })(x8).x
 const named = Solvers.byId('time-shift-dpmpp-2m')!.build({ nfe })
 const diff = Math.max(...run(mine).map((v, k) => Math.abs(v - run(named)[k]!)))
 console.log(`hand-written TS-2M vs named time-shift-dpmpp-2m: max |Δ| = ${diff.toExponential(2)}`)

@@ -6,7 +6,7 @@ const problem = Gmm.random(3, 2, 10)
 const B = 2000
 const xT = Gmm.normals(2 * B, 1)
 const run = (id: string, nfe: number, set: Record<string, string> = {}, seed = 0, rows = xT, rowOffset = 0) =>
-  Float64.run(Program.compile(ns, 'eps')(Solvers.byId(id)!.build({ nfe, set })), Gmm.eps(problem), { D: 2, seed, rowOffset })(rows).x
+  Float64.run(Program.compileOrThrow(ns, 'eps')(Solvers.byId(id)!.build({ nfe, set })), Gmm.eps(problem), { D: 2, seed, rowOffset })(rows).x
 
 // 1. η = 0 is the ODE solver, bit for bit
 const ode = run('k-dpmpp-2m', 20)

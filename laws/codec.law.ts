@@ -48,7 +48,7 @@ test('decode(encode(s)) = s, check(s) = [] and s compiles, for arbitrary valid s
       assert.deepEqual(E.isRight(d) ? d.right : undefined, s)
       assert.deepEqual(_.check(s), [])
       assert.deepEqual(_.parseJson(JSON.stringify(_.encode(s))), E.right(s))
-      const p = Program.compile(vp)(s)
+      const p = Program.compileOrThrow(vp)(s)
       assert.equal(p.steps.length, s.steps.length)
       for (const ins of p.instrs) if (ins.op === 'combine') for (const [c] of ins.terms) assert.ok(Number.isFinite(c), `non-finite coefficient in step ${ins.step}`)
     }),

@@ -73,7 +73,7 @@ const gridsOf = (sv: _.Named): ReadonlyArray<_.Named['defaultGrid']> => [...new 
 // -------------------------------------------------------------------------------------------------
 
 /** solvers that draw noise converge in distribution, not pathwise (laws/stochastic.law.ts) */
-const pathwise = (sv: _.Named): boolean => !Prog.compile(ns, 'eps')(sv.build({ nfe: 8 })).usesNoise
+const pathwise = (sv: _.Named): boolean => !Prog.compileOrThrow(ns, 'eps')(sv.build({ nfe: 8 })).usesNoise
 
 /** declared order 0: no convergent discretization to measure (the time-shift samplers move targets by a fixed 1/1000; laws/timeshift.law.ts) */
 const consistent = (sv: _.Named): boolean => sv.order > 0

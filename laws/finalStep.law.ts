@@ -120,7 +120,7 @@ const arbCase: fc.Arbitrary<Case> = fc
 const runCase = (c: Case): F.Result => {
   const D = c.gmm.D
   const xT = O.startFor(c.gmm, c.ns, c.seed, 3)
-  const p = Prog.compile(c.ns, 'eps')(c.schedule)
+  const p = Prog.compileOrThrow(c.ns, 'eps')(c.schedule)
   if (c.ns.meanReverting !== true) return F.run(p, Gmm.eps(c.gmm), { D, seed: c.seed })(xT)
   const mu = Gmm.normals(xT.length, c.seed + 2).map((v) => 0.5 * v)
   return F.run(p, MR.eps(c.gmm, mu), { D, seed: c.seed, mu })(xT.map((v, k) => v + mu[k]!))
@@ -174,7 +174,7 @@ test('grid.final sigma0: the last step (first order, data or noise form) returns
       const mu = ns.meanReverting === true ? Gmm.normals(before.length, seed + 2).map((v) => 0.5 * v) : new Float64Array(before.length)
       const eps = ns.meanReverting === true ? MR.eps(gmm, mu)(before, at) : Gmm.eps(gmm)(before, at)
       const x0 = before.map((v, k) => (v - mu[k]! - at.sigma * eps[k]!) / at.alpha + mu[k]!) // x̂0 (MR: of y = x − μ, plus μ)
-      const last = Prog.compile(ns, 'eps')(s).steps.at(-1)!
+      const last = Prog.compileOrThrow(ns, 'eps')(s).steps.at(-1)!
       assert.equal(last.order, 1)
       assert.ok(O.relErr(full, x0) <= 1e-12, `${sv.id} on ${ns.name}: ${O.relErr(full, x0)}`) // rounding
     }),
@@ -191,7 +191,7 @@ test('policies: lower_order gives min(order, n − i), euler a first-order last 
     fc.property(fc.constantFrom(...runnable), fc.integer({ min: 2, max: 30 }), fc.constantFrom(...POLICIES.filter((p) => p !== 'sigma0+denoise')), (sv, nfe, policy) => {
       const base = bare(buildAt(sv, nfe))
       const s = withPolicy(base, policy)
-      const p = Prog.compile(O.schedules.vpLinear, 'eps')(s)
+      const p = Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(s)
       const n = s.steps.length
       p.steps.forEach((info, i) => {
         const d = base.steps[i]!
@@ -218,7 +218,7 @@ test('policies: lower_order gives min(order, n − i), euler a first-order last 
 test('neutral: euler on a last step that is already first order without corrector, lower_order on UniPC (already lowered): the same program, bitwise', () => {
   const g = Gmm.random(3, 2, 9)
   const xT = Gmm.normals(8, 2)
-  const run = (s: _.SolverSchedule) => F.run(Prog.compile(O.schedules.vpLinear, 'eps')(s), Gmm.eps(g))(xT).x
+  const run = (s: _.SolverSchedule) => F.run(Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(s), Gmm.eps(g))(xT).x
   for (const nfe of [3, 8, 15]) {
     const ddim = Solvers.byId('ddim')!.build({ nfe })
     assert.equal(O.maxAbs(run(withPolicy(ddim, 'euler')), run(ddim)), 0)

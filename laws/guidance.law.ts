@@ -136,7 +136,7 @@ test('a guided DPM-Solver++(2M) run gives the same samples whichever parameteriz
       const I = _.float64(c.gmm.D)
       const o = { w: c.w, cond: c.cond, uncond: new Float64Array(c.cond.length) }
       const s = Dpm.multistep({ nfe, prediction: 'data', order: 2 })
-      const run = (p: P.Parameterization) => F.run(Prog.compile(c.ns, p)(s), _.cfg(I)(o)(asParam(p)(shiftedNet(c.gmm))).call)(c.x).x
+      const run = (p: P.Parameterization) => F.run(Prog.compileOrThrow(c.ns, p)(s), _.cfg(I)(o)(asParam(p)(shiftedNet(c.gmm))).call)(c.x).x
       const ref = run('eps')
       for (const p of ['x0', 'v'] as const) assert.ok(O.relErr(run(p), ref) <= 1e-10, `${p}: ${O.relErr(run(p), ref)}`) // 1e-10 relative
     }),
@@ -278,7 +278,7 @@ test('the Tfjs instance agrees with Float64 (CFG, rescale, thresholding; float32
   assert.equal(held, 3, 'only the [∅; c] batches of the w ≠ 1 models remain')
   // a whole guided run: memory flat across steps
   const guided = TG.tidy(_.threshold(TG.instance)()(_.cfg(TG.instance)({ w: 4, cond: cT, uncond: uT })(netT)))
-  const p = Prog.compile(ns, 'eps')(Dpm.multistep({ nfe: 12, prediction: 'data', order: 2 }))
+  const p = Prog.compileOrThrow(ns, 'eps')(Dpm.multistep({ nfe: 12, prediction: 'data', order: 2 }))
   const start = tf.memory().numTensors
   const counts: number[] = []
   const r = Tfjs.run(p, guided.call, { observe: () => counts.push(tf.memory().numTensors) })(xT)

@@ -107,7 +107,7 @@ const counting = (m: F.Model, size: number): { readonly model: F.Model; readonly
 test('history: keeping only the historyDepth most recent entries gives the identical output; no released entry is read', () => {
   fc.assert(
     fc.property(arbCase, (c) => {
-      const p = _.compile(c.ns, 'eps')(c.schedule)
+      const p = _.compileOrThrow(c.ns, 'eps')(c.schedule)
       const xT = O.startFor(c.gmm, c.ns, c.seed)
       const env = F.env(Gmm.eps(c.gmm), { D: c.gmm.D }) // D: stochastic steps draw per-row noise
       const full = F.run(p, Gmm.eps(c.gmm), { D: c.gmm.D })(xT) // throws if a released entry is read
@@ -124,7 +124,7 @@ test('history: keeping only the historyDepth most recent entries gives the ident
 test('history: at most historyDepth entries are alive after every instruction', () => {
   fc.assert(
     fc.property(arbCase, (c) => {
-      const p = _.compile(c.ns, 'eps')(c.schedule)
+      const p = _.compileOrThrow(c.ns, 'eps')(c.schedule)
       const env = F.env(Gmm.eps(c.gmm), { D: c.gmm.D })
       let most = 0
       fold(env, () => true, (s) => ((most = Math.max(most, s.entries.size)), s))(p)(O.startFor(c.gmm, c.ns, c.seed))
@@ -137,7 +137,7 @@ test('history: at most historyDepth entries are alive after every instruction', 
 test('NFE: model calls = interpreter count = Program.nfe = SolverSchedule.nfe', () => {
   fc.assert(
     fc.property(arbCase, (c) => {
-      const p = _.compile(c.ns, 'eps')(c.schedule)
+      const p = _.compileOrThrow(c.ns, 'eps')(c.schedule)
       const xT = O.startFor(c.gmm, c.ns, c.seed)
       const m = counting(Gmm.eps(c.gmm), xT.length)
       const r = F.run(p, m.model, { D: c.gmm.D })(xT)
@@ -162,6 +162,6 @@ test(
   () => {
     const s = Solvers.byId('unipc-bh2-2')!.build({ nfe: 6, set: { finalCorrector: 'true' } })
     const d: S.SolverSchedule = { ...s, options: { denoiseToZero: true } }
-    assert.equal(S.nfe(d), _.compile(O.schedules.vpLinear, 'eps')(d).nfe)
+    assert.equal(S.nfe(d), _.compileOrThrow(O.schedules.vpLinear, 'eps')(d).nfe)
   },
 )

@@ -62,7 +62,7 @@ const arbCase = (o: { readonly lambdaInf?: number; readonly minN?: number; reado
     })
 
 const runMR = (c: Case, s: SolverSchedule, param: 'eps' | 'x0' | 'v' = 'eps', seed = 7): Float64Array =>
-  F.run(Prog.compile(c.ns, param)({ ...s, grid: c.grid }), _.native(c.ns, c.gmm, c.mu, param), { mu: c.mu, D: c.gmm.D, seed })(c.xT).x
+  F.run(Prog.compileOrThrow(c.ns, param)({ ...s, grid: c.grid }), _.native(c.ns, c.gmm, c.mu, param), { mu: c.mu, D: c.gmm.D, seed })(c.xT).x
 
 const params = { seed: 20250311, numRuns: 120 } as const
 
@@ -86,8 +86,8 @@ test('μ = 0, λ_∞ = 1 (α² + σ² = 1): MRS-ODE-1/2/3 (data, noise; exact an
           order === 1
             ? Dpm.ddim({ nfe: c.n, prediction })
             : Dpm.multistep({ nfe: c.n, prediction, order, parity, lowerOrderFinalBelow: 10, solverType: 'taylor' })
-        const a = F.run(Prog.compile(c.ns, 'eps')({ ...mrs, grid: c.grid }), _.eps(c.gmm, zero), { mu: zero })(c.xT).x
-        const b = F.run(Prog.compile(vp, 'eps')({ ...dpm, grid: c.grid }), Gmm.eps(c.gmm))(c.xT).x
+        const a = F.run(Prog.compileOrThrow(c.ns, 'eps')({ ...mrs, grid: c.grid }), _.eps(c.gmm, zero), { mu: zero })(c.xT).x
+        const b = F.run(Prog.compileOrThrow(vp, 'eps')({ ...dpm, grid: c.grid }), Gmm.eps(c.gmm))(c.xT).x
         assert.equal(O.maxAbs(a, b), 0, `order ${order} ${prediction} ${parity}: bitwise (the μ terms add c·0)`) // exact
       }
     }),
@@ -250,7 +250,7 @@ const fixed = (() => {
 
 test('MeanReverting.endpoint = an 8000-step exact MRS-ODE-3 solve (logSNR) to 1e-9', () => {
   const s = MRS.ode({ nfe: 8000, order: 3, grid: 'logSNR', lowerOrderFinalBelow: 0 })
-  const x = F.run(Prog.compile(fixed.ns, 'eps')(s), _.eps(fixed.gmm, fixed.mu), { mu: fixed.mu })(fixed.xT).x
+  const x = F.run(Prog.compileOrThrow(fixed.ns, 'eps')(s), _.eps(fixed.gmm, fixed.mu), { mu: fixed.mu })(fixed.xT).x
   assert.ok(O.maxAbs(x, fixed.exact) <= 1e-9, `${O.maxAbs(x, fixed.exact)}`) // Reference at 1e-12; the solve's own error: 2.6e-8, 4.1e-9, 7.4e-10, 1.7e-10 at 1000…8000 steps
 })
 
@@ -261,7 +261,7 @@ test('MRS-ODE converges to the exact endpoint: fitted slope ≥ order − 0.3 (l
     for (const order of [1, 2, 3] as const) {
       const samples = rungs.map((n) => {
         const s = MRS.ode({ nfe: n, order, prediction, grid: 'logSNR', lowerOrderFinalBelow: 0 })
-        return { nfe: n, err: O.maxAbs(F.run(Prog.compile(fixed.ns, 'eps')(s), _.eps(fixed.gmm, fixed.mu), { mu: fixed.mu })(fixed.xT).x, fixed.exact) }
+        return { nfe: n, err: O.maxAbs(F.run(Prog.compileOrThrow(fixed.ns, 'eps')(s), _.eps(fixed.gmm, fixed.mu), { mu: fixed.mu })(fixed.xT).x, fixed.exact) }
       })
       const fit = O.fitOrder(samples)
       assert.ok(E.isRight(fit), E.isLeft(fit) ? fit.left : '')
@@ -305,7 +305,7 @@ const gmean = (xs: ReadonlyArray<number>): number => Math.exp(xs.reduce((a, x) =
 const ratios = (lambdaInf: number, nfe: number, order: 1 | 2 | 3): ReadonlyArray<number> =>
   panel(lambdaInf).map((p) => {
     const euler = _.eulerMaruyama(p.ns, { steps: nfe, sde: false, D: p.D })(_.eps(p.gmm, p.mu), p.mu)(p.xT)
-    const mrs = F.run(Prog.compile(p.ns, 'eps')(MRS.ode({ nfe, order })), _.eps(p.gmm, p.mu), { mu: p.mu })(p.xT).x
+    const mrs = F.run(Prog.compileOrThrow(p.ns, 'eps')(MRS.ode({ nfe, order })), _.eps(p.gmm, p.mu), { mu: p.mu })(p.xT).x
     return meanL2(euler, p.exact, p.D) / meanL2(mrs, p.exact, p.D)
   })
 
@@ -334,7 +334,7 @@ test('Tfjs (wasm) runs an MR program with μ and agrees with Float64 within floa
   const xT = fixed.xT.map(Math.fround)
   const mu = fixed.mu.map(Math.fround)
   for (const s of [MRS.ode({ nfe: 10, order: 3 }), MRS.sde({ nfe: 10, order: 2 }), MRS.ode({ nfe: 10, order: 2, prediction: 'noise' })]) {
-    const p = Prog.compile(fixed.ns, 'eps')(s)
+    const p = Prog.compileOrThrow(fixed.ns, 'eps')(s)
     const want = F.run(p, _.eps(fixed.gmm, mu), { mu, D, seed: 3 })(xT).x
     const before = tf.memory().numTensors
     const muT = Tfjs.fromFloat64(mu, D)

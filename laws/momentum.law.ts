@@ -398,7 +398,7 @@ test('divergence: guided stiff Gaussian (w 5, s² 1e-3), time-quadratic grid, NF
   const g = guided({ w: 5, s2: 1e-3, mu: 0.5, D: 4 })
   const ns = O.schedules.vpLinear
   const err = (s: S.SolverSchedule, xT: Vec): number => {
-    const p = Prog.compile(ns, 'eps')(s)
+    const p = Prog.compileOrThrow(ns, 'eps')(s)
     const x = F.run(p, g.model, { D: 4 })(xT).x
     return O.maxAbs(x, g.exact(ns, p.points[0]!.t, p.points[p.points.length - 1]!.t)(xT))
   }
@@ -476,7 +476,7 @@ test('Tfjs agrees with Float64 (≤ 2e-4 relative) and leaks nothing: ghvb over 
     fc.property(fc.constantFrom(...cases), fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 1, max: 6 }), (s, seed, D) => {
       const g = Gmm.random(3, D, seed)
       const xT = Gmm.normals(16 * D, seed + 1).map(Math.fround)
-      const p = Prog.compile(ns, 'eps')(s)
+      const p = Prog.compileOrThrow(ns, 'eps')(s)
       const exact = F.run(p, Gmm.eps(g), { D })(xT).x
       const model = TfjsGmm.eps(g)
       const x = T.fromFloat64(xT, D)

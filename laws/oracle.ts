@@ -142,7 +142,7 @@ export const fineSolve = (gmm: Gmm.Gmm, steps = 4000) => (ns: NS.NoiseSchedule, 
 ): Float64Array => {
   const s = Dpm.multistep({ nfe: steps, prediction: 'data', order: 3 })
   const grid: Grid.Grid = { spacing: 'logSNR', steps, T: tFrom, t0: tTo }
-  return F.run(Prog.compile(ns, 'eps')({ ...s, grid }), Gmm.eps(gmm))(xT).x
+  return F.run(Prog.compileOrThrow(ns, 'eps')({ ...s, grid }), Gmm.eps(gmm))(xT).x
 }
 
 /** a random GMM (Gmm.random, component std in `std`) with B start points; the endpoint is a fine exact-3M solve, cached per (ns, range) */
@@ -200,7 +200,7 @@ export const nativeModel = (gmm: Gmm.Gmm, param: P.Parameterization): F.Model =>
 /** a Float64 run of a schedule on `ns` with the model in its native parameterization */
 export const runOn = (ns: NS.NoiseSchedule, gmm: Gmm.Gmm, param: P.Parameterization = 'eps') => (s: S.SolverSchedule) => (
   xT: Float64Array,
-): F.Result => F.run(Prog.compile(ns, param)(s), nativeModel(gmm, param), { D: gmm.D })(xT)
+): F.Result => F.run(Prog.compileOrThrow(ns, param)(s), nativeModel(gmm, param), { D: gmm.D })(xT)
 
 // -------------------------------------------------------------------------------------------------
 // destructors: errors and slopes
@@ -213,7 +213,7 @@ export const sampleOf = (
   ns: NS.NoiseSchedule,
   param: P.Parameterization = 'eps',
 ): Sample => {
-  const prog = Prog.compile(ns, param)(schedule)
+  const prog = Prog.compileOrThrow(ns, param)(schedule)
   const r = F.run(prog, nativeModel(problem.gmm, param), { D: problem.gmm.D })(problem.xT)
   const exact = problem.endpoint(ns, prog.points[0]!.t, prog.points[prog.points.length - 1]!.t)
   return { nfe: r.nfe, err: maxAbs(r.x, exact) }

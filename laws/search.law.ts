@@ -55,7 +55,7 @@ const arbReached = (sp: _.Space): fc.Arbitrary<_.Candidate> =>
 const audit = (ns: NS.NoiseSchedule, c: _.Candidate) => {
   const s = _.toSchedule(ns)(c)
   const d = Codec.decode(JSON.parse(JSON.stringify(Codec.encode(s))))
-  return { issues: E.isLeft(d) ? Codec.format(d.left) : '', compiled: Prog.compile(ns, 'eps')(s).nfe, declared: S.nfe(s), own: _.nfeOf(c) }
+  return { issues: E.isLeft(d) ? Codec.format(d.left) : '', compiled: Prog.compileOrThrow(ns, 'eps')(s).nfe, declared: S.nfe(s), own: _.nfeOf(c) }
 }
 
 const assertValid = (ns: NS.NoiseSchedule, sp: _.Space, c: _.Candidate): void => {
@@ -174,7 +174,7 @@ test('named solvers brought into the space are valid candidates; lambda-basis on
       } catch {
         continue
       }
-      if (Prog.compile(ns, 'eps')(doc).nfe !== nfe) continue
+      if (Prog.compileOrThrow(ns, 'eps')(doc).nfe !== nfe) continue
       const c = _.fromSchedule(ns, sp)(doc)
       assertValid(ns, sp, c)
     }

@@ -61,7 +61,7 @@ const arbCase = (minN = 2, maxN = 12, B = 4, withFlow = true): fc.Arbitrary<Case
 
 /** Float64 run of a schedule with noise seed `seed` (rows from rowOffset) */
 const run = (c: Pick<Case, 'ns' | 'g'>, s: S.SolverSchedule, xT: Float64Array, seed: number, rowOffset = 0): Float64Array =>
-  F.run(Prog.compile(c.ns, 'eps')(s), Gmm.eps(c.g), { D: c.g.D, seed, rowOffset })(xT).x
+  F.run(Prog.compileOrThrow(c.ns, 'eps')(s), Gmm.eps(c.g), { D: c.g.D, seed, rowOffset })(xT).x
 
 /** the draw z[step, stream] for the case's rows (what `Env.normal` returns) */
 const zOf = (c: Case) => (step: number, stream: number): Float64Array => Noise.normals(c.seed, { step, stream }, c.xT.length / c.g.D, c.g.D)
@@ -109,7 +109,7 @@ test('η = 0 (sChurn = 0, snr = 0) is the deterministic base: no noise drawn, bi
   fc.assert(
     fc.property(arbCase(2, 16), fc.constantFrom(...neutral), (c, nt) => {
       const s = build(nt.id, c.n, c.kind, nt.set)
-      const p = Prog.compile(c.ns, 'eps')(s)
+      const p = Prog.compileOrThrow(c.ns, 'eps')(s)
       assert.equal(p.usesNoise, false, `${nt.id} ${JSON.stringify(nt.set)} draws noise`)
       const y = run(c, s, c.xT, c.seed)
       const base = run(c, nt.base(c.n, c.kind), c.xT, c.seed)
@@ -367,7 +367,7 @@ test('same seed ⇒ bit-identical output; another seed ⇒ a different one (Floa
       const other = run(c, s, c.xT, c.seed + 1)
       assert.equal(O.maxAbs(a, b), 0, `${id}: two runs with seed ${c.seed} differ`) // bitwise
       // churn only where S_tmin ≤ σ̄ ≤ S_tmax: a short grid may have no such point (then nothing is drawn)
-      if (Prog.compile(c.ns, 'eps')(s).usesNoise) assert.ok(O.maxAbs(a, other) > 0, `${id}: seeds ${c.seed} and ${c.seed + 1} give the same output`)
+      if (Prog.compileOrThrow(c.ns, 'eps')(s).usesNoise) assert.ok(O.maxAbs(a, other) > 0, `${id}: seeds ${c.seed} and ${c.seed + 1} give the same output`)
       else assert.ok(id.endsWith('-churn'), `${id} draws no noise at its defaults`)
     }),
     params,
@@ -410,7 +410,7 @@ test('noise matters iff Program.usesNoise (random parameters, including the neut
       fc.constantFrom(..._.named).chain((sv) => arbSet(sv).map((set) => [sv, set] as const)),
       (c, [sv, set]) => {
         const s = sv.build({ nfe: Math.max(2, c.n), grid: c.kind, set })
-        const p = Prog.compile(c.ns, 'eps')(s)
+        const p = Prog.compileOrThrow(c.ns, 'eps')(s)
         const differs = O.maxAbs(run(c, s, c.xT, c.seed), run(c, s, c.xT, c.seed + 1)) > 0
         assert.equal(differs, p.usesNoise, `${sv.id} ${JSON.stringify(set)}: usesNoise ${p.usesNoise} but the seed ${differs ? 'matters' : 'does not matter'}`)
       },
@@ -450,7 +450,7 @@ test('Tfjs: same seed ⇒ bit-identical, another seed ⇒ different; agrees with
     ['score-sde-pc', { norms: 'batch' }],
   ]
   for (const [id, set] of cases) {
-    const p = Prog.compile(ns, 'eps')(build(id, 20, undefined, set))
+    const p = Prog.compileOrThrow(ns, 'eps')(build(id, 20, undefined, set))
     const before = tf.memory().numTensors
     const a = tfjsRun(p, g, xT, 7)
     assert.equal(tf.memory().numTensors, before, `${id}: tensors left`)
@@ -523,7 +523,7 @@ test('distribution: at 500 steps every family’s samples match the exact mixtur
   ]
   const worst: string[] = []
   for (const [id, nfe, grid] of runs) {
-    const x = F.run(Prog.compile(ns, 'eps')(build(id, nfe, grid)), Gmm.eps(mixture), { D: 2, seed: 5 })(xT).x
+    const x = F.run(Prog.compileOrThrow(ns, 'eps')(build(id, nfe, grid)), Gmm.eps(mixture), { D: 2, seed: 5 })(xT).x
     const zs = zScores(ns, x)
     const w = zs.reduce((a, b) => (Math.abs(b.z) > Math.abs(a.z) ? b : a))
     worst.push(`${id} ${w.what} ${w.z.toFixed(2)}`)
@@ -531,7 +531,7 @@ test('distribution: at 500 steps every family’s samples match the exact mixtur
   }
   t.diagnostic(`largest |z| per solver: ${worst.join(', ')}`)
   // power: the same test rejects a sampler that is visibly off (DDPM at 10 steps)
-  const coarse = zScores(ns, F.run(Prog.compile(ns, 'eps')(build('ddpm', 10, 'logSNR')), Gmm.eps(mixture), { D: 2, seed: 5 })(xT).x)
+  const coarse = zScores(ns, F.run(Prog.compileOrThrow(ns, 'eps')(build('ddpm', 10, 'logSNR')), Gmm.eps(mixture), { D: 2, seed: 5 })(xT).x)
   assert.ok(coarse.some(({ z }) => Math.abs(z) > 4), 'DDPM at 10 steps passes the 4-SE test: the test has no power')
 })
 
@@ -546,7 +546,7 @@ test('codec: every stochastic named schedule round-trips; bad stochastic fields 
       const d = Codec.decode(JSON.parse(JSON.stringify(Codec.encode(s))))
       assert.ok(E.isRight(d), `${sv.id} nfe ${nfe}: ${E.isLeft(d) ? Codec.format(d.left) : ''}`)
       assert.deepEqual(d.right, s)
-      assert.equal(S.nfe(s), Prog.compile(NS.vpLinear(), 'eps')(s).nfe, `${sv.id} nfe ${nfe}: SolverSchedule.nfe vs Program.nfe`)
+      assert.equal(S.nfe(s), Prog.compileOrThrow(NS.vpLinear(), 'eps')(s).nfe, `${sv.id} nfe ${nfe}: SolverSchedule.nfe vs Program.nfe`)
     }
   const doc = (step: Record<string, unknown>, extra: ReadonlyArray<Record<string, unknown>> = []) => ({
     format: S.FORMAT,

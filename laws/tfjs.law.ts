@@ -47,7 +47,7 @@ const arbCase: fc.Arbitrary<Case> = fc
   })
   .map(({ solver, nfe, grid, K, D, seed }) => ({
     id: `${solver.id} nfe ${nfe} ${grid} K ${K} D ${D} seed ${seed}`,
-    p: Prog.compile(ns, 'eps')(solver.build({ nfe, grid })),
+    p: Prog.compileOrThrow(ns, 'eps')(solver.build({ nfe, grid })),
     g: Gmm.random(K, D, seed),
     xT: Gmm.normals(ROWS * D, seed + 1).map(Math.fround),
   }))

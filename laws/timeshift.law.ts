@@ -208,7 +208,7 @@ test('window 1, or cutoff ≥ 1000·T, is exactly the base solver: the same prog
       const set = byWindow ? { window: '1', cutoff: String(r.cutoff) } : { window: String(r.window), cutoff: String(Math.ceil(N * r.ns.T)) }
       const shifted = { ...named(v.id).build({ nfe, set }), grid: r.grid }
       const base = { ...v.base(nfe), grid: r.grid }
-      const p = Prog.compile(r.ns, 'eps')(shifted)
+      const p = Prog.compileOrThrow(r.ns, 'eps')(shifted)
       assert.ok(p.instrs.every((ins) => ins.op !== 'combine' || ins.adapt === undefined), `${v.id}: no data-dependent instruction`)
       assert.equal(O.maxAbs(run(r)(shifted), run(r)(base)), 0, `${v.id} ${JSON.stringify(set)} on ${r.ns.name}`) // bitwise
     }),
@@ -271,7 +271,7 @@ test('every kept time minimises |Var(x_b) − σ²(t̂)| over its window (brute 
   fc.assert(
     fc.property(arbRun, (r) => {
       const s = { ...named('time-shift-dpmpp-2m').build({ nfe: r.n, set: { window: String(r.window), cutoff: String(r.cutoff) } }), grid: r.grid }
-      const p = Prog.compile(r.ns, 'eps')(s)
+      const p = Prog.compileOrThrow(r.ns, 'eps')(s)
       const D = r.gmm.D
       const want = new Map<number, ReadonlyArray<NS.Point>>()
       const final = trace(p, F.env(Gmm.eps(r.gmm), { D }), xTOf(r), (st, ins) => {
@@ -309,7 +309,7 @@ test('regression: VE, 29-step λ-jittered explicit grid ending within the window
   // D = 1: Var(x_b) = 0, so every row takes its window's cleanest candidate; point 28 (t ≈ 0.0148) has t0 = 0.001 in its window
   const ns = O.schedules.ve
   const t = [1, 0.986352199013856, 0.972704398027712, 0.9044653930969924, 0.8908175921108483, 0.8771697911247043, 0.8089307861939846, 0.7952829852078407, 0.7816351842216966, 0.7242841292320601, 0.6560451243013404, 0.6423973233151964, 0.6287495223290525, 0.5605105173983328, 0.5468627164121888, 0.5165627235424055, 0.4483237186116857, 0.4336318580611655, 0.36539285313044584, 0.34689147183680835, 0.3332436708506643, 0.31591415812353374, 0.2946116489366832, 0.22637264400596346, 0.20760357501070534, 0.1929366092617526, 0.12577817833876306, 0.0830775120409891, 0.014838507110269444, 0.001]
-  const p = Prog.compile(ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: 29, set: { cutoff: '0' } }), grid: Grid.explicit(t) })
+  const p = Prog.compileOrThrow(ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: 29, set: { cutoff: '0' } }), grid: Grid.explicit(t) })
   const g = Gmm.random(2, 1, 1)
   const r = keptTimes(p, g, O.startFor(g, ns, 1, 3))
   assert.ok(r.x.every(Number.isFinite))
@@ -333,7 +333,7 @@ test('kept times: each row\'s time at point g is strictly cleaner than its time 
   fc.assert(
     fc.property(arb, (r) => {
       const id = `${r.ns.name} ${r.grid.spacing} n ${r.n} D ${r.D} w ${r.window} cutoff ${r.cutoff} ${r.parity}`
-      const p = Prog.compile(r.ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: r.n, set: { window: String(r.window), cutoff: String(r.cutoff), parity: r.parity } }), grid: r.grid })
+      const p = Prog.compileOrThrow(r.ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: r.n, set: { window: String(r.window), cutoff: String(r.cutoff), parity: r.parity } }), grid: r.grid })
       const g = Gmm.random(2, r.D, r.seed)
       const { x, times } = keptTimes(p, g, O.startFor(g, r.ns, r.seed, 4))
       assert.ok(x.every(Number.isFinite), id)
@@ -379,7 +379,7 @@ const evaluations = (p: Prog.Program, model: F.Model, xT: Vec, D: number, o: F.O
 test('one evaluation at per-sample times is one NFE: its calls partition the batch (told their rows), each row at its own time; Σ rows/B = interpreter = Program.nfe = S.nfe', () => {
   // the reported case: nfe 18 makes 19 model calls, 18 evaluations (one splits its 2 rows over 2 kept times)
   const s = named('time-shift-dpmpp-2m').build({ nfe: 18 })
-  const p = Prog.compile(O.schedules.vpLinear, 'eps')(s)
+  const p = Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(s)
   const e = evaluations(p, Gmm.eps(Gmm.random(2, 2, 1)), Gmm.normals(4, 1), 2)
   assert.equal(e.evals.flatMap((v) => v.calls).length, 19)
   assert.deepEqual([e.evals.length, e.nfe, p.nfe, S.nfe(s)], [18, 18, 18, 18])
@@ -387,7 +387,7 @@ test('one evaluation at per-sample times is one NFE: its calls partition the bat
   fc.assert(
     fc.property(arbRun, fc.constantFrom('time-shift-dpmpp-2m', 'time-shift-pndm', 'time-shift-ddim'), (r, id) => {
       const sr = { ...named(id).build({ nfe: id === 'time-shift-pndm' ? r.n + 1 : r.n, set: { window: String(r.window), cutoff: String(r.cutoff) } }), grid: r.grid }
-      const pr = Prog.compile(r.ns, 'eps')(sr)
+      const pr = Prog.compileOrThrow(r.ns, 'eps')(sr)
       const ev = evaluations(pr, Gmm.eps(r.gmm), xTOf(r), r.gmm.D)
       for (const { calls, want } of ev.evals) {
         const rows = calls.flatMap((c) => c.rows).sort((a, b) => a - b)
@@ -415,7 +415,7 @@ test('per-row conditional models follow the row subsets (MR μ, CFG conditions):
     fc.property(arbRun, fc.boolean(), fc.integer({ min: 2, max: 6 }), (r0, cfg, B) => {
       const r = { ...r0, B, ns: cfg ? r0.ns : mr }
       const D = r.gmm.D
-      const p = Prog.compile(r.ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: r.n, set: { window: String(r.window), cutoff: String(r.cutoff) } }), grid: r.grid })
+      const p = Prog.compileOrThrow(r.ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: r.n, set: { window: String(r.window), cutoff: String(r.cutoff) } }), grid: r.grid })
       const cond = Gmm.normals(B * D, r.seed + 2).map((v) => 0.5 * v)
       const xT = xTOf(r).map((v, k) => v + (cfg ? 0 : cond[k]!))
       /** rows `rows` of the batch, run alone */
@@ -435,13 +435,13 @@ test('per-row conditional models follow the row subsets (MR μ, CFG conditions):
   assert.ok(split > 10, `only ${split} evaluations split over several times`)
   // told nothing (a wrapper that drops the Subset), or an instance that cannot take rows: an error, never the first rows' conditions
   const g = Gmm.random(2, 3, 4)
-  const p = Prog.compile(mr, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } }))
+  const p = Prog.compileOrThrow(mr, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } }))
   const mu = Gmm.normals(18, 5)
   const xT = O.startFor(g, mr, 6, 6).map((v, k) => v + mu[k]!)
   assert.throws(() => F.run(p, (x, at) => MR.eps(g, mu)(x, at), { D: 3, mu })(xT), /μ has 18 values, x has \d+ \(one condition row per sample; a model called on some rows must be told which: Subset\)/)
   const { take: _t, ...noTake } = G.float64(3)
   const guided = G.cfg(noTake)({ w: 3, cond: mu, uncond: new Float64Array(18) })(shiftedNet(g)).call
-  assert.throws(() => F.run(Prog.compile(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } })), guided, { D: 3 })(O.startFor(g, O.schedules.vpLinear, 6, 6)), /classifier-free guidance: the model is called on \d of 6 rows .*Batch\.take/)
+  assert.throws(() => F.run(Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } })), guided, { D: 3 })(O.startFor(g, O.schedules.vpLinear, 6, 6)), /classifier-free guidance: the model is called on \d of 6 rows .*Batch\.take/)
 })
 
 // -------------------------------------------------------------------------------------------------
@@ -465,11 +465,11 @@ test('codec: after a kept shift, a step starting there cannot churn, run Langevi
 })
 
 test('explain describes the adaptation: shifted steps, and steps whose points have per-sample times', () => {
-  const p = Prog.compile(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 6, set: { cutoff: '0', parity: 'reference' } }))
+  const p = Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 6, set: { cutoff: '0', parity: 'reference' } }))
   const text = Trace.explain(p)
   assert.match(text, /time-shift: per-sample target in a window of 30 around t = \S+ \(Var\(model output\) ≈ σ²\), times kept/)
   assert.match(text, /m̂ = /) // the measured model output, materialised (x̂0 from an ε model)
-  const q = Prog.compile(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '500' } }))
+  const q = Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '500' } }))
   assert.match(Trace.explain(q), /per-sample coefficients \(points \d+(, \d+)* at per-sample times\)/) // steps after the last shift
 })
 
@@ -511,7 +511,7 @@ test('Tfjs agrees with Float64 (per-row coefficients and model calls) where deci
       (id, nfe, D, seed, window) => {
         const g = Gmm.random(2, D, seed)
         const xT = Gmm.normals(12 * D, seed + 1).map(Math.fround)
-        const p = Prog.compile(ns, 'eps')(named(id).build({ nfe, set: { window, cutoff: '100' } }))
+        const p = Prog.compileOrThrow(ns, 'eps')(named(id).build({ nfe, set: { window, cutoff: '100' } }))
         fc.pre(margin(p, g, xT, D) > 1e-4) // float32 Var(x) differs by ~1e-6: a closer decision may legitimately flip
         used++
         const exact = F.run(p, Gmm.eps(g), { D })(xT).x
@@ -541,7 +541,7 @@ test('Tfjs mean-reverting at kept per-sample times (μ rows gathered per call) a
       const g = Gmm.random(2, D, seed)
       const mu = Gmm.normals(8 * D, seed + 2).map((v) => Math.fround(0.5 * v))
       const xT = Gmm.normals(8 * D, seed + 1).map((v, k) => Math.fround(v + mu[k]!))
-      const p = Prog.compile(ns, 'eps')(named('time-shift-dpmpp-2m').build({ nfe, set: { window, cutoff: '100' } }))
+      const p = Prog.compileOrThrow(ns, 'eps')(named('time-shift-dpmpp-2m').build({ nfe, set: { window, cutoff: '100' } }))
       fc.pre(margin(p, g, xT, D, ns, MR.eps(g, mu), { mu }) > 1e-4)
       used++
       const exact = F.run(p, MR.eps(g, mu), { D, mu })(xT).x

@@ -126,8 +126,8 @@ test('degenerate EMS: v3-p without corrector = DPM-Solver++(pM) (exact λ-Lagran
         const v3 = V3.v3({ nfe, order, grid, corrector: false })
         const ems = _.degenerate(coverOf(sched, v3.grid), g.D)
         const xT = O.startFor(g, sched, seed)
-        const a = F.run(Prog.compile(sched, 'eps', { ems })(v3), Gmm.eps(g))(xT).x
-        const b = F.run(Prog.compile(sched, 'eps')(Dpm.multistep({ nfe, order, grid, prediction: 'data', solverType: 'taylor' })), Gmm.eps(g))(xT).x
+        const a = F.run(Prog.compileOrThrow(sched, 'eps', { ems })(v3), Gmm.eps(g))(xT).x
+        const b = F.run(Prog.compileOrThrow(sched, 'eps')(Dpm.multistep({ nfe, order, grid, prediction: 'data', solverType: 'taylor' })), Gmm.eps(g))(xT).x
         assert.ok(O.relErr(a, b) <= 1e-10, `v3-${order} nfe ${nfe} ${grid} on ${sched.name}: ${O.relErr(a, b)}`) // 1e-10 relative
       },
     ),
@@ -147,8 +147,8 @@ test('degenerate EMS: any schedule with ems = the same schedule without it (star
         assert.deepEqual(Codec.check(s), [])
         const ems = _.degenerate(coverOf(sched, s.grid), g.D)
         const xT = O.startFor(g, sched, seed)
-        const a = F.run(Prog.compile(sched, 'eps', { ems })(s), Gmm.eps(g))(xT).x
-        const b = F.run(Prog.compile(sched, 'eps')(strip(s)), Gmm.eps(g))(xT).x
+        const a = F.run(Prog.compileOrThrow(sched, 'eps', { ems })(s), Gmm.eps(g))(xT).x
+        const b = F.run(Prog.compileOrThrow(sched, 'eps')(strip(s)), Gmm.eps(g))(xT).x
         assert.ok(O.relErr(a, b) <= 1e-10, `${JSON.stringify(Codec.encode(s))} on ${sched.name}: ${O.relErr(a, b)}`) // 1e-10 relative
       },
     ),
@@ -165,7 +165,7 @@ test('named dpm-v3-p with degenerate EMS = the same decisions as DPM-Solver++ wi
       const s = sv.build({ nfe })
       const a = O.runOn(ns, g, 'eps')(strip(s))(xT).x
       for (const param of ['eps', 'x0', 'v'] as const) {
-        const b = F.run(Prog.compile(ns, param, { ems })(s), O.nativeModel(g, param))(xT).x
+        const b = F.run(Prog.compileOrThrow(ns, param, { ems })(s), O.nativeModel(g, param))(xT).x
         assert.ok(O.relErr(b, a) <= 1e-10, `${sv.id} nfe ${nfe} (${param}): ${O.relErr(b, a)}`) // 1e-10 relative
       }
     }
@@ -182,9 +182,9 @@ test('exact Gaussian EMS: v3 order 1 matches the closed-form flow to O(Δλ²) o
   const xT = Gmm.normals(3 * 8, 3)
   const pts = Grid.resolve(ns)(Grid.logSNR(5)).map(NS.point(ns))
   const exact = exactFlow(mu, s2, pts[0]!, pts[pts.length - 1]!)(xT)
-  const ddim = O.maxAbs(F.run(Prog.compile(ns, 'eps')(firstOrder(5, false)), Gmm.eps(g))(xT).x, exact)
+  const ddim = O.maxAbs(F.run(Prog.compileOrThrow(ns, 'eps')(firstOrder(5, false)), Gmm.eps(g))(xT).x, exact)
   for (const form of ['s', 'b'] as const) {
-    const errs = [50, 200, 800].map((M) => O.maxAbs(F.run(Prog.compile(ns, 'eps', { ems: exactEms(mu, s2, M, form) })(firstOrder(5, true)), Gmm.eps(g))(xT).x, exact))
+    const errs = [50, 200, 800].map((M) => O.maxAbs(F.run(Prog.compileOrThrow(ns, 'eps', { ems: exactEms(mu, s2, M, form) })(firstOrder(5, true)), Gmm.eps(g))(xT).x, exact))
     assert.ok(errs[2]! < 1e-5 && errs[2]! < 1e-3 * ddim, `${form}-form: M = 800 error ${errs[2]} (DPM-Solver++1: ${ddim})`) // tolerance 1e-5 absolute
     assert.ok(errs[0]! / errs[1]! > 10 && errs[1]! / errs[2]! > 10, `${form}-form: errors ${errs.join(', ')} do not fall ~16× per 4× finer grid`) // O(Δλ²): > 10× per 4×
   }
@@ -199,7 +199,7 @@ test('estimate: EMS estimated from the exact ε of a Gaussian (Hutchinson + fini
   const xT = Gmm.normals(2 * 8, 3)
   const pts = Grid.resolve(ns)(Grid.logSNR(5)).map(NS.point(ns))
   const exact = exactFlow(mu, s2, pts[0]!, pts[pts.length - 1]!)(xT)
-  const err = O.maxAbs(F.run(Prog.compile(ns, 'eps', { ems })(firstOrder(5, true)), Gmm.eps(g))(xT).x, exact)
+  const err = O.maxAbs(F.run(Prog.compileOrThrow(ns, 'eps', { ems })(firstOrder(5, true)), Gmm.eps(g))(xT).x, exact)
   assert.ok(err < 1e-4, `v3-1 with estimated EMS: error ${err}`) // tolerance 1e-4 absolute (finite differences, smoothing of l')
   const exactL = exactEms(mu, s2, 400, 's').l
   assert.ok(O.maxAbs(ems.l, exactL) < 1e-6, `l vs exact: ${O.maxAbs(ems.l, exactL)}`) // J ∝ I: Hutchinson is exact, FD error only
@@ -213,7 +213,7 @@ test('a v3 schedule on a model without EMS is refused naming the step and the fi
   for (const sv of V3.named) {
     assert.deepEqual(sv.needs, ['ems'])
     const s = sv.build({ nfe: 6 })
-    assert.throws(() => Prog.compile(ns, 'eps')(s), /steps\[0\]\.ems: DPM-Solver-v3 needs the model's empirical model statistics .* compile with \{ ems \}/)
+    assert.throws(() => Prog.compileOrThrow(ns, 'eps')(s), /steps\[0\]\.ems: DPM-Solver-v3 needs the model's empirical model statistics .* compile with \{ ems \}/)
     assert.deepEqual(Codec.decode(Codec.encode(s)), E.right(s))
   }
   const bad = S.make(Grid.logSNR(2), [
@@ -224,9 +224,9 @@ test('a v3 schedule on a model without EMS is refused naming the step and the fi
     Codec.check(bad).map((i) => i.path),
     ['steps[0].prediction', 'steps[1].corrector.basis', 'steps[1].relaxation'],
   )
-  assert.throws(() => Prog.compile(NS.edm(), 'eps', { ems: _.degenerate(ns, 2) })(Solvers.byId('dpm-v3-2')!.build({ nfe: 4 })), /computed under noise schedule 'vp-linear', not 'edm'/)
+  assert.throws(() => Prog.compileOrThrow(NS.edm(), 'eps', { ems: _.degenerate(ns, 2) })(Solvers.byId('dpm-v3-2')!.build({ nfe: 4 })), /computed under noise schedule 'vp-linear', not 'edm'/)
   const short = _.degenerate(NS.withRange(0.5, 0.01)(ns), 2)
-  assert.throws(() => Prog.compile(ns, 'eps', { ems: short })(Solvers.byId('dpm-v3-2')!.build({ nfe: 4 })), /outside the EMS range/)
+  assert.throws(() => Prog.compileOrThrow(ns, 'eps', { ems: short })(Solvers.byId('dpm-v3-2')!.build({ nfe: 4 })), /outside the EMS range/)
 })
 
 // -------------------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ for (const name of L.shipped) {
     const ems = L.loadEms(name)
     const model = L.eps(l)
     const xT = Gmm.normals(32 * l.D, 2024)
-    const run = (id: string, nfe: number) => F.run(Prog.compile(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), model)(xT).x
+    const run = (id: string, nfe: number) => F.run(Prog.compileOrThrow(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), model)(xT).x
     const fine = run('dpmpp-3m', 200)
     const check = meanL2(fine, run('dpmpp-3m', 400), l.D)
     assert.ok(check < 1e-3, `reference not converged: ${check}`) // reference within 1e-3 (measured ~1.5e-4); the errors compared are ≥ 3e-2
@@ -279,7 +279,7 @@ for (const name of L.shipped) {
     try {
       for (const id of ['dpm-v3-2', 'dpm-v3-3'])
         for (const nfe of [5, 10]) {
-          const p = Prog.compile(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe }))
+          const p = Prog.compileOrThrow(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe }))
           const exact = F.run(p, L.eps(l))(xT).x
           const before = tf.memory().numTensors
           const x = Tfjs.fromFloat64(xT, l.D)

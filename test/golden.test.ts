@@ -24,7 +24,7 @@ for (const f of files) {
     const xT = _.flatten(g.x_T.data)
     let worst = 0
     for (const run of g.runs) {
-      const p = Prog.compile(ns, 'eps')(_.scheduleOf(run))
+      const p = Prog.compileOrThrow(ns, 'eps')(_.scheduleOf(run))
       const r = F.run(p, model)(xT)
       const y = _.rows(r.x, g.problem.D)
       assert.equal(r.nfe, run.nfe, `${run.id}: NFE`)
@@ -44,7 +44,7 @@ for (const f of files) {
     const g = _.decodeGolden(raw)
     const ns = _.noiseSchedule(g)
     raw.runs.forEach((run, k) => {
-      const p = Prog.compile(ns, 'eps')(_.scheduleOf(g.runs[k]!))
+      const p = Prog.compileOrThrow(ns, 'eps')(_.scheduleOf(g.runs[k]!))
       const evalT = p.instrs.flatMap((i) => (i.op === 'eval' ? [i.at.t] : []))
       assert.equal(evalT.length, run.eval_t.length, `${run.id}: number of evaluations`)
       // the reference evaluates k-diffusion runs at t(σ̄(t)), a float64 round trip of ours: 1e-12 relative

@@ -41,7 +41,7 @@ const issues = (cfg: Record<string, unknown> | string, nfe = 10): ReadonlyArray<
   return r.left
 }
 const evalTimesteps = (cv: _.Conversion): ReadonlyArray<number> => {
-  const p = Prog.compile(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule)
   const tau = _.timestepOf(cv)
   return p.instrs.flatMap((i) => (i.op === 'eval' ? [tau(i.at)] : []))
 }
@@ -240,7 +240,7 @@ test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update lo
   ]
   for (const c of cases) {
     const cv = convert(c.cfg, c.nfe, c.parity ?? 'exact')
-    const y = F.run(Prog.compile(cv.noiseSchedule, cv.parameterization)(cv.schedule), Gmm.eps(g))(xT)
+    const y = F.run(Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule), Gmm.eps(g))(xT)
     const r = refDpmMultistep(c.ref, gmmEps)(xT)
     const d = maxRel(y.x, r)
     assert.ok(d < 1e-10, `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}: max rel diff ${d}`)
@@ -277,7 +277,7 @@ test('Diffusers: UniPC, DDIM, Euler, PNDM and FlowMatch configs become the match
   assert.ok(ekT.some((v) => !Number.isInteger(v)), 'Euler passes fractional timesteps with Karras σ’s')
   const pn = convert({ _class_name: 'PNDMScheduler', ...base, skip_prk_steps: true, steps_offset: 1 }, 11)
   assert.equal(pn.inferenceSteps, 10)
-  assert.equal(Prog.compile(pn.noiseSchedule, 'eps')(pn.schedule).nfe, 11)
+  assert.equal(Prog.compileOrThrow(pn.noiseSchedule, 'eps')(pn.schedule).nfe, 11)
   assert.equal(pn.solver, 'plms')
   const fm = convert({ _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0 }, 8)
   assert.equal(fm.parameterization, 'flow')
@@ -287,7 +287,7 @@ test('Diffusers: UniPC, DDIM, Euler, PNDM and FlowMatch configs become the match
   const sh = _.shiftSigma(3)
   assert.ok(Math.abs(fmT.at(-1)! - 1000 * sh(sh(1 / 1000))) < 1e-9, 'σ_min shifted twice, as diffusers does')
   // flow Euler on a flow model reproduces x ← x + (σ′ − σ)·u exactly (linear field u = x/σ − 0 is the x0 = 0 data)
-  const prog = Prog.compile(fm.noiseSchedule, 'flow')(fm.schedule)
+  const prog = Prog.compileOrThrow(fm.noiseSchedule, 'flow')(fm.schedule)
   const u0 = (x: Float64Array, at: NS.Point) => x.map((v) => v / at.t - 0.5 * (at.t > 0 ? 1 : 0)) // x0 = x − σu = 0.5σ… any affine field
   const sig = fm.schedule.grid.spacing === 'explicit' ? fm.schedule.grid.t : []
   let x = Float64Array.from([0.3, -1.2])
@@ -437,7 +437,7 @@ test('TfjsModel: a LayersModel saved to files and loaded back runs as a stepwise
   assert.equal(TM.wiringOf(loaded, D), 'pair')
   const cv = convert(sd15, 8)
   const m = TM.fromDiffusers(loaded, cv)
-  const prog = Prog.compile(cv.noiseSchedule, m.param)(cv.schedule)
+  const prog = Prog.compileOrThrow(cv.noiseSchedule, m.param)(cv.schedule)
   const x32 = Tfjs.fromFloat64(xT, D)
   const before = tf.memory().numTensors
   const r = Tfjs.run(prog, m.call)(x32)

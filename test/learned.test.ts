@@ -89,7 +89,7 @@ test('sampling the shipped models (DPM-Solver++(3M), NFE 20, Float64) gives fini
     const D = l.D
     const ns = _.scheduleOf(l)
     const xT = Gmm.normals(1000 * D, 17)
-    const x = F.run(Prog.compile(ns, 'eps')(Solvers.byId('dpmpp-3m')!.build({ nfe: 20 })), _.eps(l))(xT).x
+    const x = F.run(Prog.compileOrThrow(ns, 'eps')(Solvers.byId('dpmpp-3m')!.build({ nfe: 20 })), _.eps(l))(xT).x
     assert.ok(x.every(Number.isFinite))
     const got = moments(x, D)
     const want = moments(_.sample(l.dataset), D)

@@ -40,7 +40,7 @@ for (const f of files) {
     try {
       g.runs.forEach((run, k) => {
         assert.equal(dev[k]!.id, run.id)
-        const p = Prog.compile(ns, 'eps')(Golden.scheduleOf(run))
+        const p = Prog.compileOrThrow(ns, 'eps')(Golden.scheduleOf(run))
         const r = _.run(p, model)(xT)
         const y = Golden.rows(_.toFloat64(r.x), g.problem.D)
         r.x.dispose()

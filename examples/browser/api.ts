@@ -131,7 +131,7 @@ declare global {
 const programOf = (u: unknown): Prog.Program => {
   const s = Codec.decode(u)
   if (E.isLeft(s)) throw new Error(Codec.format(s.left))
-  return Prog.compile(ns, 'eps')(s.right)
+  return Prog.compileOrThrow(ns, 'eps')(s.right)
 }
 
 const tensorOf = (rows: ReadonlyArray<number>, D: number): tf.Tensor2D => tf.tensor2d(Float32Array.from(rows), [rows.length / D, D], 'float32')

@@ -119,7 +119,7 @@ export const pretty = (s: S.SolverSchedule): string => {
 export const programOf = (text: string): E.Either<ReadonlyArray<Codec.Issue>, Prog.Program> =>
   pipe(
     Codec.parseJson(text),
-    E.chainW((s) => E.tryCatch(() => Prog.compile(ns, 'eps')(s), (e): ReadonlyArray<Codec.Issue> => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }])),
+    E.chainW((s) => E.tryCatch(() => Prog.compileOrThrow(ns, 'eps')(s), (e): ReadonlyArray<Codec.Issue> => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }])),
   )
 
 // -------------------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ export const errorSeries = async (
     if (named === undefined) continue
     const points: Array<readonly [number, number]> = []
     for (const n of nfes) {
-      const p = E.tryCatch(() => Prog.compile(ns, 'eps')(named.build({ nfe: n })), String)
+      const p = E.tryCatch(() => Prog.compileOrThrow(ns, 'eps')(named.build({ nfe: n })), String)
       if (E.isLeft(p)) continue
       points.push([p.right.nfe, meanL2(await endpointOn(p.right, pr), pr.exact, pr.mixture.gmm.D)])
       await pause()

@@ -173,7 +173,7 @@ export const parse = (args: ReadonlyArray<string>): E.Either<string, Options | '
 
 /** one solver at one budget on its default grid, Float64 interpreter, eps model */
 export const evaluate = (p: Problem) => (n: Solvers.Named, nfe: number): Cell => {
-  const compiled = E.tryCatch(() => Prog.compile(p.ns, 'eps')(n.build({ nfe, grid: n.defaultGrid })), message)
+  const compiled = E.tryCatch(() => Prog.compileOrThrow(p.ns, 'eps')(n.build({ nfe, grid: n.defaultGrid })), message)
   if (E.isLeft(compiled)) return { _tag: 'invalid', solver: n.id, nfe, reason: compiled.left }
   const ran = E.tryCatch(() => F.run(compiled.right, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT), message)
   if (E.isLeft(ran)) return { _tag: 'diverged', solver: n.id, nfe, reason: ran.left }

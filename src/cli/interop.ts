@@ -71,7 +71,7 @@ const fmtT = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed
 
 /** the summary lines of a conversion */
 export const summary = (file: string, cv: D.Conversion): string => {
-  const p = Prog.compile(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule)
   const tau = D.timestepOf(cv)
   const evals = p.instrs.flatMap((i) => (i.op === 'eval' && i.analytic === undefined ? [tau(i.at)] : []))
   return [
@@ -127,7 +127,7 @@ export const fromDiffusers = async (argv: ReadonlyArray<string>): Promise<number
 export const explainDiffusers = (configFile: string, schedule: S.SolverSchedule | undefined, nfe: number, parity: 'exact' | 'reference'): string => {
   const cv = convertFile(configFile, nfe, parity)
   const s = schedule ?? cv.schedule
-  const p = Prog.compile(cv.noiseSchedule, cv.parameterization)(s)
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(s)
   const tau = D.timestepOf(cv)
   return [
     `noise schedule: ${cv.noiseSchedule.name} from ${configFile} (${cv.className}), T = ${cv.noiseSchedule.T}, t_0 = ${cv.noiseSchedule.t0}; model output ${cv.parameterization}`,

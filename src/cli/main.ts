@@ -139,7 +139,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   for (const r of g.runs) {
     if (only !== undefined && !r.id.includes(only)) continue
     try {
-      const p = Prog.compile(ns, 'eps')(Golden.scheduleOf(r))
+      const p = Prog.compileOrThrow(ns, 'eps')(Golden.scheduleOf(r))
       const res = await run(p, g.problem, xT)
       const y = Golden.rows(res.x, g.problem.D)
       const d = r.x0 === undefined ? NaN : Golden.maxAbs(y, r.x0)
@@ -173,7 +173,7 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.length === D && row.every((v) => typeof v === 'number' && Number.isFinite(v))))
     throw new Error(`${xfile}: expected {"data": number[][]} with rows of length D = ${D} and finite numbers`)
   const ns = Golden.noiseSchedule(pf)
-  const p = Prog.compile(ns, 'eps')(schedule)
+  const p = Prog.compileOrThrow(ns, 'eps')(schedule)
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
   const res = await run(p, pf.problem, Golden.flatten(data as number[][]), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
@@ -197,7 +197,7 @@ const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
   const pfile = IO.get(a, 'problem')
   const ns = pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile)))
   console.log(`noise schedule: ${ns.name}, T = ${ns.T}, t_0 = ${ns.t0}`)
-  console.log(Trace.explain(Prog.compile(ns, 'eps')(s)))
+  console.log(Trace.explain(Prog.compileOrThrow(ns, 'eps')(s)))
   return 0
 }
 

@@ -192,7 +192,7 @@ export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ re
   return Solvers.all.flatMap((named) => {
     try {
       const schedule = named.build({ nfe })
-      return Prog.compile(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
+      return Prog.compileOrThrow(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
     } catch {
       return []
     }
@@ -363,7 +363,7 @@ export const execute = async (o: Options, log: (line: string) => void = console.
   const doc = Sp.toSchedule(ns, name)(picked.chosen.candidate)
   const issues = Codec.check(doc)
   if (issues.length > 0) throw new Error(`internal: the searched schedule does not validate:\n${Codec.format(issues)}`)
-  const compiled = Prog.compile(ns, 'eps')(doc)
+  const compiled = Prog.compileOrThrow(ns, 'eps')(doc)
   if (compiled.nfe !== o.nfe || S.nfe(doc) !== o.nfe) throw new Error(`internal: the searched schedule uses ${compiled.nfe} evaluations, not ${o.nfe}`)
   IO.writeAtomic(o.out, `${JSON.stringify(Codec.encode(doc), null, 2)}\n`)
   const searchMs = state.elapsed

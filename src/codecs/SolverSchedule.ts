@@ -8,8 +8,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import * as G from '../Grid.ts'
-import type { Basis, Relaxation } from '../Rule.ts'
 import * as S from '../SolverSchedule.ts'
+import * as C from '../steps/Corrector.ts'
+import * as X from '../steps/ExpInt.ts'
+import * as Reg from '../steps/Registry.ts'
 import * as U from './util.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -20,41 +22,25 @@ import * as U from './util.ts'
 export type Issue = U.Issue
 
 /** the highest order a step (or corrector) may use */
-export const MAX_ORDER = 6
+export const MAX_ORDER = X.MAX_ORDER
 /** the highest Adams–Bashforth order (basis 'ab' predictor) */
-export const MAX_AB = 5
+export const MAX_AB = X.MAX_AB
 /** the highest Adams–Moulton order (basis 'ab' corrector) */
-export const MAX_AM = 4
+export const MAX_AM = C.MAX_AM
 
 const SPACINGS: ReadonlyArray<G.Spacing> = ['time_uniform', 'logSNR', 'time_quadratic', 'karras']
-const RELAXATIONS = ['none', 'dpmsolver-2', 'unipc-bh1', '0.5exp', '-0.5exp'] as const
 const ALL_SPACINGS = `one of ${[...SPACINGS, 'explicit'].join(', ')}`
 
 // -------------------------------------------------------------------------------------------------
 // codecs
 // -------------------------------------------------------------------------------------------------
 
-const Basis: t.Type<Basis, Basis, unknown> = U.oneOf<Basis>(['lambda', 't', 'rho', 'ab'])
 const SplitIn = U.oneOf<'lambda' | 't'>(['lambda', 't'])
 const Split = t.readonlyArray(U.positiveInt, 'a list of positive integers')
-const Indices = t.readonlyArray(U.negativeInt, 'a list of negative integers (history indices, −1 = newest)')
-
-const RELAXATION_EXPECTED = `one of ${RELAXATIONS.join(', ')} or {"linear": number}`
-const isRelaxationName = (u: unknown): u is (typeof RELAXATIONS)[number] => RELAXATIONS.some((r) => r === u)
 
 /** the document codec; `unknownKeys: 'strip'` ignores unknown keys (to run the cross-field checks despite them) */
 const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknown, unknown> => {
   const closed = <R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) => U.closed(name, required, optional, unknownKeys)
-  const Linear = closed('a linear relaxation', { linear: U.finiteNumber }, {})
-
-  /** 'none' | 'dpmsolver-2' | 'unipc-bh1' | '0.5exp' | '-0.5exp' | { linear: number } */
-  const RelaxationC = new t.Type<Relaxation, unknown, unknown>(
-    RELAXATION_EXPECTED,
-    (u): u is Relaxation => isRelaxationName(u) || Linear.is(u),
-    (u, c) => (isRelaxationName(u) ? t.success(u) : U.isRecord(u) ? Linear.validate(u, c) : t.failure(u, c, `got ${U.show(u)}; expected ${RELAXATION_EXPECTED}`)),
-    (r) => (typeof r === 'object' ? Linear.encode(r) : r),
-  )
-
   const gridOptional = { split: Split, splitIn: SplitIn, final: U.oneOf<'sigma0'>(['sigma0']) }
   const SpacingGrid = closed(
     'a spacing grid',
@@ -84,53 +70,7 @@ const build = (unknownKeys: 'reject' | 'strip'): t.Type<S.SolverSchedule, unknow
     (g) => (g.spacing === 'explicit' ? ExplicitGrid.encode(g) : SpacingGrid.encode(g)),
   )
 
-  const CorrectorC = closed(
-    'a corrector',
-    { mode: U.oneOf<'pseudo' | 'reeval'>(['pseudo', 'reeval']) },
-    { order: U.positiveInt, nodes: Indices, basis: Basis, relaxation: RelaxationC },
-  )
-
-  const nonNeg = U.guard<number>('a non-negative number', (n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)
-  const NoiseC = closed(
-    'noise injection',
-    { level: U.oneOf<S.Noise['level']>(['sde', 'ddim', 'ancestral', 'reverse-diffusion', 'euler-maruyama']), eta: nonNeg },
-    { sNoise: nonNeg, variance: U.oneOf<'small' | 'large'>(['small', 'large']) },
-  )
-  const ChurnC = closed('EDM churn', { gamma: nonNeg }, { sNoise: nonNeg, sTmin: nonNeg, sTmax: nonNeg })
-  const LangevinC = closed(
-    'a Langevin corrector',
-    { snr: nonNeg, steps: U.positiveInt },
-    { norms: U.oneOf<'expected' | 'sample' | 'batch'>(['expected', 'sample', 'batch']) },
-  )
-  const MomentumC = closed(
-    'momentum',
-    { kind: U.oneOf<'hb' | 'nt' | 'ghvb'>(['hb', 'nt', 'ghvb']), beta: U.positiveNumber },
-    { parity: U.oneOf<'reference'>(['reference']) },
-  )
-  const TimeShiftC = closed(
-    'a time shift',
-    { window: U.positiveInt, cutoff: nonNeg },
-    { scale: U.positiveNumber, keep: U.bool, stat: U.oneOf<'x' | 'output'>(['x', 'output']) },
-  )
-
-  const StepC = closed(
-    'a step',
-    { prediction: U.oneOf<'noise' | 'data'>(['noise', 'data']), order: U.positiveInt },
-    {
-      start: U.negativeInt,
-      nodes: Indices,
-      basis: Basis,
-      relaxation: RelaxationC,
-      halveSecondDerivative: U.bool,
-      corrector: CorrectorC,
-      ems: U.bool,
-      noise: NoiseC,
-      churn: ChurnC,
-      langevin: LangevinC,
-      momentum: MomentumC,
-      timeShift: TimeShiftC,
-    },
-  )
+  const StepC = Reg.stepCodec(closed)
 
   const OptionsC = closed(
     'options',
@@ -155,11 +95,10 @@ const lenient = build('strip')
 
 type Issues = ReadonlyArray<Issue>
 
-const issue = (path: string, message: string): Issue => ({ path, message })
-const when = (cond: boolean, path: string, message: () => string): Issues => (cond ? [issue(path, message())] : [])
-const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`
-const isPosInt = (n: number): boolean => Number.isInteger(n) && n >= 1
-const range = (avail: number): string => (avail === 1 ? '-1' : `a value in -${avail}..-1`)
+const issue = U.issue
+const when = U.when
+const plural = U.plural
+const isPosInt = U.isPosInt
 
 /** grid: T > t0, rho only for karras, explicit times positive and strictly decreasing, split per outer interval */
 const checkGrid = (g: G.Grid): Issues => {
@@ -201,192 +140,13 @@ const checkGrid = (g: G.Grid): Issues => {
   ]
 }
 
-/** history indices: negative integers within the `avail` newest points, no duplicates, `order` of them */
-const checkIndices = (
-  path: string,
-  nodes: ReadonlyArray<number>,
-  avail: number,
-  order: number,
-  what: string,
-  orderKey: string,
-  i: number,
-): Issues => [
-  ...when(nodes.length !== order, path, () =>
-    `${plural(nodes.length, 'node')} given but ${what} is ${order}; give ${order} node${order === 1 ? '' : 's'} or set ${orderKey} to ${nodes.length}`,
-  ),
-  ...nodes.flatMap((k, j) => {
-    if (!(Number.isInteger(k) && k <= -1)) return [issue(`${path}[${j}]`, `got ${U.show(k)}; expected a negative integer (a history index, −1 = newest)`)]
-    if (k < -avail)
-      return [issue(`${path}[${j}]`, `history index ${k} is out of range: step ${i} has ${plural(avail, 'point')} of history; use ${range(avail)}`)]
-    const first = nodes.indexOf(k)
-    return when(first < j, `${path}[${j}]`, () => `${k} repeats nodes[${first}]; every node must be a different history point, remove or change it`)
-  }),
-]
-
-/** the effective basis of a step ('lambda' by default) */
-const basisOf = (b: Basis | undefined): Basis => b ?? 'lambda'
-
-/** relaxation only where the first derivative is estimated in λ */
-const checkRelaxation = (path: string, r: Relaxation | undefined, basis: Basis, basisKey: string): Issues =>
-  when(basis !== 'lambda' && r !== undefined && r !== 'none', path, () => `relaxation applies only to basis lambda (${basisKey} is ${basis}); remove it or set ${basisKey} to lambda`)
-
-/** one step at index i: history availability, order limits, nodes, basis-dependent options, corrector */
-const checkStep = (d: S.StepDecision, i: number): Issues => {
-  const p = `steps[${i}]`
-  const avail = i + 1
-  const basis = basisOf(d.basis)
-  const start = S.startOf(d)
-  const orderOk = isPosInt(d.order)
-  const order: Issues = !orderOk
-    ? [issue(`${p}.order`, `got ${U.show(d.order)}; expected a positive integer`)]
-    : [
-        ...when(d.order > MAX_ORDER, `${p}.order`, () => `order ${d.order} is above the maximum ${MAX_ORDER}; use at most ${MAX_ORDER}`),
-        ...when(d.order > avail, `${p}.order`, () =>
-          `order ${d.order} needs ${plural(d.order - 1, 'earlier evaluation')} and step ${i} has ${i === 0 ? 'none' : `only ${i}`}; use ${i === 0 ? '1' : `at most ${avail}`}`,
-        ),
-        ...when(basis === 'ab' && d.order > MAX_AB, `${p}.order`, () =>
-          `basis ab has Adams–Bashforth weights up to order ${MAX_AB}; use at most ${MAX_AB} or another basis`,
-        ),
-      ]
-  const startIssues: Issues =
-    d.start === undefined
-      ? []
-      : !(Number.isInteger(start) && start <= -1)
-        ? [issue(`${p}.start`, `got ${U.show(d.start)}; expected a negative integer (a history index, −1 = newest)`)]
-        : when(start < -avail, `${p}.start`, () => `history index ${start} is out of range: step ${i} has ${plural(avail, 'point')} of history; use ${range(avail)}`)
-  const nodes = d.nodes === undefined ? [] : checkIndices(`${p}.nodes`, d.nodes, avail, d.order, 'order', 'order', i)
-  const halve: Issues =
-    d.halveSecondDerivative === true
-      ? [
-          ...when(orderOk && d.order < 3, `${p}.halveSecondDerivative`, () =>
-            `halving the second derivative needs order ≥ 3 (order is ${d.order}); remove it or raise the order`,
-          ),
-          ...when(basis !== 'lambda', `${p}.halveSecondDerivative`, () => `halving the second derivative needs basis lambda (basis is ${basis}); remove it`),
-        ]
-      : []
-  return [
-    ...order,
-    ...startIssues,
-    ...nodes,
-    ...checkRelaxation(`${p}.relaxation`, d.relaxation, basis, 'basis'),
-    ...halve,
-    ...(d.corrector === undefined || !orderOk ? [] : checkCorrector(d, d.corrector, i)),
-    ...checkExtensions(d, i),
-    ...checkEms(d, i),
-  ]
-}
-
-/** ems (DPM-Solver-v3): a data-prediction step in basis λ, without relaxation, halving, noise, churn, Langevin, momentum or time shift */
-const checkEms = (d: S.StepDecision, i: number): Issues => {
-  if (d.ems !== true) return []
-  const p = `steps[${i}]`
-  const basis = basisOf(d.basis)
-  const cBasis = basisOf(d.corrector?.basis ?? d.basis)
-  const without = (key: string, present: boolean): Issues =>
-    when(present, `${p}.${key}`, () => `${key} cannot be combined with ems (DPM-Solver-v3 has its own coefficients); remove ${key} or ems`)
-  return [
-    ...when(d.prediction !== 'data', `${p}.prediction`, () => 'ems (DPM-Solver-v3) reparameterises the data-prediction step; set prediction to data'),
-    ...when(basis !== 'lambda', `${p}.basis`, () => `ems (DPM-Solver-v3) interpolates in λ (basis is ${basis}); remove basis or ems`),
-    ...when(d.corrector !== undefined && cBasis !== 'lambda', `${p}.corrector.basis`, () => `ems (DPM-Solver-v3) interpolates in λ (corrector basis is ${cBasis}); remove it`),
-    ...without('relaxation', d.relaxation !== undefined && d.relaxation !== 'none'),
-    ...without('corrector.relaxation', d.corrector?.relaxation !== undefined && d.corrector.relaxation !== 'none'),
-    ...without('halveSecondDerivative', d.halveSecondDerivative === true),
-    ...without('noise', d.noise !== undefined),
-    ...without('churn', d.churn !== undefined),
-    ...without('langevin', d.langevin !== undefined),
-    ...without('momentum', d.momentum !== undefined),
-    ...without('timeShift', d.timeShift !== undefined),
-  ]
-}
-
-/** noise, momentum and time-shift: where each is defined, and what it cannot be combined with */
-const checkExtensions = (d: S.StepDecision, i: number): Issues => {
-  const p = `steps[${i}]`
-  const basis = basisOf(d.basis)
-  const n = d.noise
-  const m = d.momentum
-  const ts = d.timeShift
-  const noise: Issues =
-    n === undefined
-      ? []
-      : n.level === 'sde'
-        ? [
-            ...when(basis !== 'lambda', `${p}.noise.level`, () => `noise level sde needs basis lambda (basis is ${basis}); remove basis or use level ddim with order 1`),
-          ]
-        : [
-            ...when(d.order !== 1, `${p}.noise.level`, () => `noise level ${n.level} is a first-order step (order is ${d.order}); set order to 1 or use level sde (data prediction)`),
-            ...when(d.corrector !== undefined, `${p}.corrector`, () => `a corrector cannot follow a ${n.level} noise step; remove the corrector`),
-          ]
-  const mom: Issues =
-    m === undefined
-      ? []
-      : [
-          ...when(!(m.beta > 0 && m.beta <= 1), `${p}.momentum.beta`, () => `β = ${m.beta} is outside (0, 1]; β = 1 is the base step, smaller β is more momentum`),
-          ...when(m.parity !== undefined && m.kind !== 'hb', `${p}.momentum.parity`, () =>
-            `parity reference reproduces momentum-diffusion's heavy ball on UniPC (kind is ${m.kind}); remove parity or use kind hb`,
-          ),
-          ...when(d.start !== undefined && d.start !== -1, `${p}.start`, () => 'momentum needs a multistep step (start −1); remove start or the momentum'),
-          ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `momentum cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
-        ]
-  const shift: Issues =
-    ts === undefined
-      ? []
-      : [
-          ...when(d.corrector !== undefined, `${p}.corrector`, () => 'a corrector cannot follow a time-shifted step (its target differs per sample); remove the corrector or the time shift'),
-          ...when(m !== undefined, `${p}.momentum`, () => 'momentum cannot be combined with a time shift; remove one of them'),
-          ...when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `a time shift cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
-        ]
-  return [...noise, ...mom, ...shift, ...checkStochastic(d, i)]
-}
-
-/** DDPM variance only where the noise is s·z; Langevin only before a multistep step */
-const checkStochastic = (d: S.StepDecision, i: number): Issues => {
-  const p = `steps[${i}]`
-  const n = d.noise
-  return [
-    ...when(n?.variance !== undefined && (n.level === 'reverse-diffusion' || n.level === 'euler-maruyama'), `${p}.noise.variance`, () =>
-      `variance applies to noise levels sde, ddim and ancestral (level is ${n?.level}); remove it`,
-    ),
-    ...when(d.langevin !== undefined && S.startOf(d) !== -1, `${p}.langevin`, () =>
-      'a Langevin corrector moves the current point, but this step restarts from an earlier one (start ≠ −1); remove start or the Langevin corrector',
-    ),
-  ]
-}
-
-/** a corrector at step i: its history has i + 2 points (the new one is −1) */
-const checkCorrector = (d: S.StepDecision, c: S.Corrector, i: number): Issues => {
-  const p = `steps[${i}].corrector`
-  const avail = i + 2
-  const basis = basisOf(c.basis ?? d.basis)
-  const k = S.correctorOrder(d, c)
-  const dflt = c.order === undefined ? ' (default: predictor order + 1)' : ''
-  const fix = c.order === undefined ? 'set corrector.order to' : 'use'
-  const order: Issues =
-    c.order !== undefined && !isPosInt(c.order)
-      ? [issue(`${p}.order`, `got ${U.show(c.order)}; expected a positive integer`)]
-      : [
-          ...when(k > MAX_ORDER, `${p}.order`, () => `corrector order ${k}${dflt} is above the maximum ${MAX_ORDER}; ${fix} at most ${MAX_ORDER}`),
-          ...when(c.order !== undefined && k > avail, `${p}.order`, () =>
-            `corrector order ${k} needs ${plural(k - 1, 'earlier evaluation')} besides the new point and step ${i} has only ${i + 1}; use at most ${avail}`,
-          ),
-          ...when(basis === 'ab' && k > MAX_AM, `${p}.order`, () =>
-            `basis ab has Adams–Moulton weights up to order ${MAX_AM}; corrector order is ${k}${dflt}, ${fix} at most ${MAX_AM} or use another basis`,
-          ),
-        ]
-  return [
-    ...order,
-    ...(c.nodes === undefined ? [] : checkIndices(`${p}.nodes`, c.nodes, avail, k, `the corrector order${dflt}`, 'corrector.order', i)),
-    ...checkRelaxation(`${p}.relaxation`, c.relaxation, basis, c.basis === undefined ? 'the step basis' : 'corrector.basis'),
-  ]
-}
-
 /** every cross-field check of a structurally valid document; [] when it compiles on any noise schedule */
 export const check = (s: S.SolverSchedule): Issues => {
   const n = G.intervals(s.grid)
   const count = when(s.steps.length !== n, 'steps', () =>
     `the grid has ${plural(n, 'interval')} but ${s.steps.length} step${s.steps.length === 1 ? ' is' : 's are'} given; add or remove steps`,
   )
-  return [...checkGrid(s.grid), ...count, ...s.steps.flatMap(checkStep), ...checkFinal(s), ...checkKeptShifts(s)]
+  return [...checkGrid(s.grid), ...count, ...s.steps.flatMap(Reg.checks), ...checkFinal(s), ...checkKeptShifts(s)]
 }
 
 /** a time shift with keep gives its target per-sample times: a step starting there cannot churn, run Langevin, use EMS or a first-order noise level */

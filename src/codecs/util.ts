@@ -65,6 +65,17 @@ export const issuesOf = (errors: t.Errors): ReadonlyArray<Issue> => {
   return [...byPath.values()]
 }
 
+/** an issue at `path` */
+export const issue = (path: string, message: string): Issue => ({ path, message })
+/** [issue] when `cond`, else [] (the message is built only when needed) */
+export const when = (cond: boolean, path: string, message: () => string): ReadonlyArray<Issue> => (cond ? [issue(path, message())] : [])
+/** "1 node", "2 nodes" */
+export const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`
+/** n ∈ ℤ, n ≥ 1 */
+export const isPosInt = (n: number): boolean => Number.isInteger(n) && n >= 1
+/** the history indices a step with `avail` points may use, as a fix */
+export const range = (avail: number): string => (avail === 1 ? '-1' : `a value in -${avail}..-1`)
+
 /** one line per issue: `path: message` */
 export const formatIssues = (issues: ReadonlyArray<Issue>): string => issues.map((i) => `${i.path}: ${i.message}`).join('\n')
 
@@ -178,3 +189,6 @@ export const closed = <R extends t.Props, O extends t.Props>(
     },
   )
 }
+
+/** a closed-struct constructor with the unknown-key policy fixed (step fields build their codec fragments with it) */
+export type Closed = <R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) => t.Type<ClosedOf<R, O>, unknown, unknown>

@@ -123,6 +123,7 @@ export const env = (model: Model, o: Options = {}): Prog.Env<Float64Array> => ({
   lincombWide: (terms) => lincombWide(o.D ?? terms.map(([c]) => (typeof c === 'object' && 'cols' in c ? c.cols.length : 0)).find((n) => n > 0) ?? needD(o, 'a per-sample step'))(terms),
   ones: (like) => new Float64Array(like.length).fill(1),
   rows: { take: takeRows, put: putRows },
+  gather: (v, idx) => takeRows(v, idx, v.length / needD(o, 'gathering rows')),
   ...(o.mu === undefined ? {} : { mu: o.mu }),
   model: (x, at, subset) => {
     const out = model(x, at, subset)

@@ -450,6 +450,7 @@ export const env = (model: Model, opts: Pick<Options, 'check' | 'lincomb' | 'see
   stats: rowStats,
   lincombWide,
   rows: { take: (v, rows) => tf.gather(v, Array.from(rows)), put: putRows },
+  gather: (v, idx) => tf.gather(v, Array.from(idx)),
   ones: (like) => tf.onesLike(like),
   ...(opts.mu === undefined ? {} : { mu: opts.mu }),
 })
@@ -468,11 +469,36 @@ export const toFloat64 = (t: tf.Tensor): Float64Array => Float64Array.from(t.dat
  * StepError (after releasing everything the run held).
  */
 export const run = (p: Prog.Program, model: Model, opts: Options = {}) => (xT: tf.Tensor2D): Result => {
-  const e = env(model, opts)
-  const release = (keep: ReadonlySet<tf.Tensor2D>) => (h: ReadonlySet<tf.Tensor2D>) => {
-    for (const v of h) if (!keep.has(v) && v !== xT && v !== opts.mu) e.release?.(v)
+  const st = stepper(p, model, opts, [xT])
+  let s = st.init(xT)
+  try {
+    s = st.runFrom(s)
+  } catch (err) {
+    st.dispose(st.latest() ?? s, new Set())
+    throw err
   }
-  const exec = (step: number): Prog.Env<tf.Tensor2D> => ({
+  st.dispose(s, new Set([s.x]))
+  return { x: s.x === xT ? tf.clone(xT) : s.x, nfe: s.nfe }
+}
+
+/**
+ * the stepping API on tensors: each instruction inside `tf.tidy`, keeping what the new state holds and releasing what
+ * the old one held and the new one does not (x_T, μ and `keep` stay the caller's); `dispose(s, keep)` releases a state
+ */
+export const stepper = (p: Prog.Program, model: Model, opts: Options = {}, keep: ReadonlyArray<tf.Tensor2D> = []): Prog.Stepper<tf.Tensor2D> & {
+  readonly env: Prog.Env<tf.Tensor2D>
+  readonly dispose: (s: Prog.State<tf.Tensor2D>, keep: ReadonlySet<tf.Tensor2D>) => void
+  /** the state after the last instruction that completed (what to dispose when a run stops on an error) */
+  readonly latest: () => Prog.State<tf.Tensor2D> | undefined
+} => {
+  let last: Prog.State<tf.Tensor2D> | undefined
+  const own = new Set([...keep, ...(opts.mu === undefined ? [] : [opts.mu])])
+  // the caller's tensors (x_T, μ, `keep`) are never released, also not by gatherRows
+  const e: Prog.Env<tf.Tensor2D> = { ...env(model, opts), release: (v) => (own.has(v) ? undefined : v.dispose()) }
+  const release = (kept: ReadonlySet<tf.Tensor2D>) => (h: ReadonlySet<tf.Tensor2D>) => {
+    for (const v of h) if (!kept.has(v) && !own.has(v)) e.release?.(v)
+  }
+  const guarded = (step: number): Prog.Env<tf.Tensor2D> => ({
     ...e,
     model: (x, at, subset) => {
       try {
@@ -482,22 +508,15 @@ export const run = (p: Prog.Program, model: Model, opts: Options = {}) => (xT: t
       }
     },
   })
-  const advance = (s: Prog.State<tf.Tensor2D>, ins: Prog.Instr, k: number): Prog.State<tf.Tensor2D> => {
+  const execute: Prog.Execute<tf.Tensor2D> = (s, ins, k) => {
     const before = held(s)
-    const next = ins.op === 'drop' ? Prog.exec(e)(s, ins) : tidyExec(exec(ins.step), s, ins, before)
+    const next = ins.op === 'drop' ? Prog.exec(e)(s, ins) : tidyExec(guarded(ins.step), s, ins, before)
     release(held(next))(before)
     opts.observe?.(k, ins)
+    last = next
     return next
   }
-  let s: Prog.State<tf.Tensor2D> = Prog.initial(xT)
-  try {
-    p.instrs.forEach((ins, k) => (s = advance(s, ins, k)))
-  } catch (err) {
-    release(new Set())(held(s))
-    throw err
-  }
-  release(new Set([s.x]))(held(s))
-  return { x: s.x === xT ? tf.clone(xT) : s.x, nfe: s.nfe }
+  return { ...Prog.stepper(e, p, execute), env: e, dispose: (s, kept) => release(kept)(held(s)), latest: () => last }
 }
 
 /** one instruction inside tf.tidy; the tensors of the new state that the old did not hold survive */

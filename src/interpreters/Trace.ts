@@ -25,7 +25,59 @@ export const show = (terms: ReadonlyArray<readonly [number, string]>): string =>
     .map(([c, s], i) => `${c < 0 ? (i === 0 ? '−' : ' − ') : i === 0 ? '' : ' + '}${fmt(Math.abs(c))}·${s}`)
     .join('') || '0'
 
-const sym = (t: Prog.SymTerm[1]): string => (t.value === 'named' ? t.name : `${t.value === 'x' ? 'x' : t.value === 'eps' ? 'ε' : 'x0'}[${t.point}]`)
+/** the name of the native model output in explanations */
+const OUTPUT: Readonly<Record<Prog.Program['param'], string>> = { eps: 'ε̂', x0: 'x̂0', v: 'v̂', flow: 'û' }
+
+/**
+ * a ref's name: x[g] (entry state; also the x the model saw while no pseudo corrector committed there), xe[g] (the x
+ * the model saw at a committed point), ε̂[g] (native output), v[g] (GHVB), registers, z[step,stream], μ, 1, x
+ */
+const refName = (p: Prog.Program, pointOf: ReadonlyMap<number, string>, committed: ReadonlySet<number>, step: number) => (r: Prog.Ref): string => {
+  switch (r.kind) {
+    case 'xe':
+      return `${committed.has(r.id) ? 'xe' : 'x'}[${pointOf.get(r.id) ?? `#${r.id}`}]`
+    case 'x':
+    case 'vel':
+    case 'out':
+      return `${r.kind === 'out' ? OUTPUT[p.param] : r.kind === 'vel' ? 'v' : r.kind}[${pointOf.get(r.id) ?? `#${r.id}`}]`
+    case 'reg':
+      return r.name
+    case 'noise':
+      return `z[${step},${r.stream}]`
+    case 'mu':
+      return 'μ'
+    case 'one':
+      return '1'
+    case 'cur':
+      return 'x'
+  }
+}
+
+/** the terms a combine writes as text: its real coefficients (adaptive ones: the nominal coefficients they adapt) */
+export const termsOf = (p: Prog.Program) => {
+  // an entry's name: its grid point, primed once per earlier evaluation at that point (Langevin, re-evaluations)
+  const seen = new Map<number, number>()
+  const pointOf = new Map(
+    p.instrs.flatMap((ins) => {
+      if (ins.op !== 'eval') return []
+      const k = seen.get(ins.point) ?? 0
+      seen.set(ins.point, k + 1)
+      return [[ins.id, `${ins.point}${'′'.repeat(k)}`] as const]
+    }),
+  )
+  const committed = new Set(p.instrs.flatMap((ins) => (ins.op === 'combine' && ins.commit !== undefined ? [ins.commit] : [])))
+  return (ins: Extract<Prog.Instr, { op: 'combine' }>): ReadonlyArray<readonly [number, string]> => {
+    // terms with the same name (x and xe of an uncommitted entry) are one value: their coefficients summed
+    const by = new Map<string, number>()
+    for (const [c, r] of ins.adapt?.nominal ?? ins.terms) {
+      const name = refName(p, pointOf, committed, ins.step)(r)
+      by.set(name, (by.get(name) ?? 0) + c)
+    }
+    return [...by].map(([name, c]) => [c, name] as const)
+  }
+}
+
+const SHORT: Readonly<Record<string, string>> = { predictor: 'pred', corrector: 'corr', churn: 'churn', momentum: 'mom.', denoise: '', langevin: 'langevin' }
 
 // -------------------------------------------------------------------------------------------------
 // instances
@@ -69,36 +121,29 @@ export const evaluate = (f: Form, values: (symbol: string) => number): number =>
   return s
 }
 
-/** a human-readable account of a program: one line per update, in the step's own variables */
+/** a human-readable account of a program: one line per update, with the coefficients it really runs */
 export const explain = (p: Prog.Program): string => {
   const lines: string[] = []
   const sched = p.schedule
-  lines.push(`${sched.name ?? 'schedule'}: ${sched.steps.length} steps, NFE ${p.nfe}, history depth ${p.historyDepth}`)
+  const terms = termsOf(p)
+  lines.push(`${sched.name ?? 'schedule'}: ${sched.steps.length} steps, NFE ${p.nfe}, history depth ${p.historyDepth}${p.needs.length > 0 ? `, needs ${p.needs.join(', ')}` : ''}`)
   lines.push(`grid t: ${p.points.map((q) => fmt(q.t)).join(', ')}`)
   for (const ins of p.instrs) {
     if (ins.op === 'eval') {
       lines.push(`  eval   ${ins.analytic === undefined ? 'model' : 'analytic (zero x0)'} at point ${ins.point} (t = ${fmt(ins.at.t)}, λ = ${fmt(ins.at.lambda)})`)
     } else if (ins.op === 'combine') {
-      const info = p.steps[ins.step]
-      const d = info?.decision
-      const head =
-        ins.role === 'denoise' ? 'denoise' : `step ${ins.step} ${{ predictor: 'pred', corrector: 'corr', churn: 'churn', momentum: 'mom.', denoise: '', langevin: 'langevin' }[ins.role]}`
-      const rel = d?.relaxation === undefined ? '' : `, relaxation ${typeof d.relaxation === 'string' ? d.relaxation : `linear ${d.relaxation.linear}`}`
-      const extras = [
-        d?.halveSecondDerivative === true ? 'halved 2nd derivative (reference)' : '',
-        d?.noise !== undefined ? `noise ${d.noise.level} η = ${d.noise.eta}` : '',
-        d?.momentum !== undefined ? `${d.momentum.kind} β = ${d.momentum.beta}` : '',
-        ins.adapt !== undefined ? ins.adapt.describe : '',
-      ].filter((e) => e !== '')
-      const what =
-        d === undefined || ins.role === 'denoise' || ins.role === 'churn' || ins.role === 'momentum' || ins.role === 'langevin'
-          ? ''
-          : ins.role === 'corrector'
-            ? ` [${d.prediction}, order ${info!.order}, basis ${d.corrector?.basis ?? d.basis ?? 'lambda'}, ${d.corrector?.mode}]`
-            : ` [${d.prediction}, order ${d.order}, basis ${d.basis ?? 'lambda'}${rel}${extras.map((e) => `, ${e}`).join('')}]`
+      const labels = p.steps[ins.step]?.labels ?? []
+      const head = ins.role === 'denoise' ? 'denoise' : `step ${ins.step} ${SHORT[ins.role] ?? ins.role}`
+      const shown =
+        ins.role === 'predictor' ? labels.filter((l) => !l.startsWith('corrector')) : ins.role === 'corrector' ? labels.filter((l) => l.startsWith('corrector')) : []
+      const what = [...shown, ...(ins.adapt === undefined ? [] : [ins.adapt.describe])]
       const lhs =
-        ins.into?.kind === 'reg' ? ins.into.name : ins.into?.kind === 'vel' ? `v[${ins.step}]` : `x[${ins.role === 'denoise' ? p.points.length - 1 : ins.role === 'churn' || ins.role === 'langevin' ? ins.step : ins.step + 1}]`
-      lines.push(`  ${head}${what}: ${lhs} = ${show(ins.symbolic.map(([c, t]) => [c, sym(t)] as const))}`)
+        ins.into?.kind === 'reg'
+          ? ins.into.name
+          : ins.into?.kind === 'vel'
+            ? `v[${ins.step}]`
+            : `x[${ins.role === 'denoise' ? p.points.length - 1 : ins.role === 'churn' || ins.role === 'langevin' ? ins.step : ins.step + 1}]`
+      lines.push(`  ${head}${what.length === 0 ? '' : ` [${what.join(', ')}]`}: ${lhs} = ${show(terms(ins))}`)
     }
   }
   return lines.join('\n')

@@ -1,7 +1,7 @@
 /**
  * Named solvers of the Learned family (registered in solvers/index.ts): DPM-Solver-v3 (solver-math §8)
  * as schedules whose steps carry `ems`. They compile only with the model's EMS
- * (`Program.compile(ns, param, { ems })`, `Learned.loadEms(name)`), and say so otherwise.
+ * (`Program.compileOrThrow(ns, param, { ems })`, `Learned.loadEms(name)`), and say so otherwise.
  */
 import * as OP from '../OrderPolicy.ts'
 import * as S from '../SolverSchedule.ts'

@@ -130,7 +130,7 @@ for (const backend of BACKENDS)
       const peaks: number[] = []
       for (const nfe of [10, 20]) {
         const schedule = Solvers.byId(id)!.build({ nfe })
-        const p = Prog.compile(ns, 'eps')(schedule)
+        const p = Prog.compileOrThrow(ns, 'eps')(schedule)
         const exact = F.run(p, Gmm.eps(g))(xT).x
         const scale = exact.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
         const r = await page.evaluate((req) => window.stepwiseTest!.run(req), { schedule: Codec.encode(schedule), gmm: g, xT: Array.from(xT), profile: nfe === 10 })
