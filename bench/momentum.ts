@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/momentum.ts > out/momentum.md
  */
+import * as Objective from '../src/search/Objective.ts'
 import * as Compare from '../src/cli/compare.ts'
 import * as Gmm from '../src/Gmm.ts'
 import * as NS from '../src/NoiseSchedule.ts'
@@ -97,7 +98,7 @@ const errorTable = (): string => {
         NFES.map((nfe) => {
           const prog = Prog.compileOrThrow(p.ns, 'eps')(r.build(nfe))
           const x = F.run(prog, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT).x
-          return `${fmt(Compare.meanL2(p.gmm.D)(x, p.exact))}${prog.nfe !== nfe ? '†' : ''}`
+          return `${fmt(Objective.meanL2(p.gmm.D, x, p.exact))}${prog.nfe !== nfe ? '†' : ''}`
         }),
       )
       lines.push(`| ${r.label} | ${r.grid} | ${cells.join(' | ')} |`)

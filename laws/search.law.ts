@@ -252,3 +252,15 @@ test('Nelder–Mead (ask/tell) minimises a shifted quadratic in 4 dimensions', (
   assert.ok(NM.best(s).f < 1e-8, `f = ${NM.best(s).f}`)
   NM.best(s).x.forEach((v, j) => assert.ok(Math.abs(v - 0.3 * j) < 1e-3))
 })
+
+test('seeds keep their behaviours: fromSchedule carries noise, momentum and time shift into the genes (decisionOf gives them back)', () => {
+  const ns = NS.vpLinear()
+  for (const [id, key] of [['hb', 'momentum'], ['ghvb', 'momentum'], ['ddim-eta', 'noise'], ['sde-dpmpp-2m', 'noise']] as const) {
+    const s = Solvers.byId(id)!.build({ nfe: 6, grid: 'logSNR' })
+    const c = _.fromSchedule(ns, _.full(6))(s)
+    const want = s.steps.filter((d) => d[key] !== undefined).length
+    assert.ok(want > 0, `${id} has ${key}`)
+    assert.equal(c.steps.filter((g) => _.decisionOf(g)[key] !== undefined).length, want, `${id}: steps with ${key} after fromSchedule`)
+    assert.deepEqual(Codec.check(_.toSchedule(ns)(c)), [], `${id}: the seeded candidate is a valid document`)
+  }
+})

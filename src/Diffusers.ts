@@ -18,6 +18,8 @@ import * as OP from './OrderPolicy.ts'
 import type * as P from './Parameterization.ts'
 import * as S from './SolverSchedule.ts'
 import * as U from './codecs/util.ts'
+import * as Dpm from './solvers/Dpm.ts'
+import * as UniPC from './solvers/UniPC.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -554,26 +556,6 @@ const flowMatchPoints = (c: Config, n: number): E.Either<ReadonlyArray<Issue>, P
 // steps
 // -------------------------------------------------------------------------------------------------
 
-/** the decision of an order-k DPM-Solver(++) multistep step ('midpoint' = the ½ relaxation, 'heun' = exact 2-node rule) */
-const dpmStep = (p: P.Prediction, k: number, solverType: 'midpoint' | 'heun', parity: 'exact' | 'reference'): S.StepDecision =>
-  k === 1
-    ? { prediction: p, order: 1 }
-    : k === 2
-      ? solverType === 'midpoint'
-        ? { prediction: p, order: 2, relaxation: 'dpmsolver-2' }
-        : { prediction: p, order: 2 }
-      : parity === 'reference'
-        ? { prediction: p, order: 3, halveSecondDerivative: true }
-        : { prediction: p, order: 3 }
-
-/** the decision of an order-k UniP step with UniC (bh1/bh2 only change the fixed-½ cases) */
-const unipcStep = (p: P.Prediction, k: number, variant: 'bh1' | 'bh2', corrector: boolean): S.StepDecision => {
-  const half = variant === 'bh1' ? 'unipc-bh1' : 'dpmsolver-2'
-  const pred: S.StepDecision = k === 1 ? { prediction: p, order: 1 } : k === 2 ? { prediction: p, order: 2, relaxation: half } : { prediction: p, order: k }
-  if (!corrector) return pred
-  return { ...pred, corrector: k === 1 ? { mode: 'pseudo', order: 2, relaxation: half } : { mode: 'pseudo', order: k + 1 } }
-}
-
 /** a document from points and per-step decisions of the diffusers steps that are real steps */
 const documentOf = (pts: Points, decisions: ReadonlyArray<S.StepDecision>, name: string): S.SolverSchedule =>
   S.make(pts.grid, decisions.slice(0, pts.count - 1), name, pts.toZero ? { denoiseToZero: true } : undefined)
@@ -616,7 +598,7 @@ const dpmMultistep: Converter = (c, n, o) => {
     const name = `diffusers-${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m`
     return {
       points: pts,
-      schedule: documentOf(pts, orders.map((k) => dpmStep(p, k, solverType, parity)), name),
+      schedule: documentOf(pts, orders.map((k) => Dpm.step(p, k, solverType === 'heun' ? 'taylor' : 'dpmsolver', parity)), name),
       solver: order === 1 ? 'ddim' : `${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m${order === 3 && parity === 'reference' ? '-ref' : ''}`,
       notes: [
         ...(algo === 'deis' ? ['algorithm_type "deis" is read as "dpmsolver++", as diffusers does'] : []),
@@ -646,7 +628,7 @@ const unipcMultistep: Converter = (c, n) => {
     // UniC corrects step i when the model is evaluated at its target: every step but the last; with a final σ = 0,
     // diffusers' last real step feeds x̂0 of its *uncorrected* point to the step into σ = 0, so that corrector is dropped
     const real = pts.count - 1
-    const decisions = orders.map((k, i) => unipcStep(p, k, variant, i < real - (pts.toZero ? 1 : 0) && i < n - 1 && !off.has(i)))
+    const decisions = orders.map((k, i) => UniPC.step(p, k, variant, i < real - (pts.toZero ? 1 : 0) && i < n - 1 && !off.has(i)))
     return {
       points: pts,
       schedule: documentOf(pts, decisions, `diffusers-unipc-${variant}-${order}`),

@@ -64,6 +64,9 @@ export const make = (grid: Grid, steps: ReadonlyArray<StepDecision>, name?: stri
   ...(options === undefined ? {} : { options }),
 })
 
+/** every step of a schedule with `f` applied, renamed */
+export const mapSteps = (s: SolverSchedule, f: (d: StepDecision, i: number) => StepDecision, name: string): SolverSchedule => ({ ...s, name, steps: s.steps.map(f) })
+
 // -------------------------------------------------------------------------------------------------
 // destructors
 // -------------------------------------------------------------------------------------------------

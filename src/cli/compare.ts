@@ -3,6 +3,7 @@
  * Gaussian-mixture problems (exact score, VP linear schedule), one mean-L2 error per solver × NFE,
  * printed as a table and drawn as a log-log chart of error against NFE per problem.
  */
+import * as Objective from '../search/Objective.ts'
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
@@ -91,17 +92,6 @@ export const defaultProblems = (rows: number = defaults.rows): ReadonlyArray<Pro
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** mean over rows of ‖y_n − x_n‖₂ on row-major batches */
-export const meanL2 = (D: number) => (y: Float64Array, x: Float64Array): number => {
-  const B = x.length / D
-  let acc = 0
-  for (let b = 0; b < B; b++) {
-    let s = 0
-    for (let d = 0; d < D; d++) s += (y[b * D + d]! - x[b * D + d]!) ** 2
-    acc += Math.sqrt(s)
-  }
-  return acc / B
-}
 
 const fmt = (v: number): string => {
   const [m, e] = v.toExponential(2).split('e')
@@ -177,7 +167,7 @@ export const evaluate = (p: Problem) => (n: Solvers.Named, nfe: number): Cell =>
   if (E.isLeft(compiled)) return { _tag: 'invalid', solver: n.id, nfe, reason: compiled.left }
   const ran = E.tryCatch(() => F.run(compiled.right, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT), message)
   if (E.isLeft(ran)) return { _tag: 'diverged', solver: n.id, nfe, reason: ran.left }
-  const error = meanL2(p.gmm.D)(ran.right.x, p.exact)
+  const error = Objective.meanL2(p.gmm.D, ran.right.x, p.exact)
   return Number.isFinite(error)
     ? { _tag: 'ok', solver: n.id, nfe, actualNfe: ran.right.nfe, error }
     : { _tag: 'diverged', solver: n.id, nfe, reason: `mean L2 error is ${error}` }

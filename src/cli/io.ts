@@ -2,7 +2,6 @@
  * CLI plumbing: argument parsing, atomic file writes, JSON reading with clear errors.
  */
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -101,16 +100,5 @@ export const readJson = (file: string): unknown => {
   }
 }
 
-/** write a file atomically: a temp file in the same directory, then rename (never a half-written file) */
-export const writeAtomic = (file: string, text: string): void => {
-  const dir = path.dirname(path.resolve(file))
-  fs.mkdirSync(dir, { recursive: true })
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
-  try {
-    fs.writeFileSync(tmp, text)
-    fs.renameSync(tmp, file)
-  } catch (e) {
-    fs.rmSync(tmp, { force: true })
-    throw e
-  }
-}
+/** write a file atomically (Files.ts) */
+export { writeAtomic } from '../Files.ts'

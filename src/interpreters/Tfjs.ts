@@ -6,6 +6,7 @@
  * stays flat across steps. Coefficients stay float64 numbers up to the kernel that applies them.
  */
 import * as tf from '@tensorflow/tfjs'
+import { KERNEL, kernelArgs } from './Kernel.ts'
 import type { Point } from '../NoiseSchedule.ts'
 import * as Noise from '../Noise.ts'
 import * as Prog from '../Program.ts'
@@ -87,7 +88,6 @@ export const fromFloat64 = (rows: Float64Array, D: number): tf.Tensor2D => {
 // kernels: Σ cᵢ·vᵢ in one pass
 // -------------------------------------------------------------------------------------------------
 
-const KERNEL = 'StepwiseLincomb'
 
 type Terms = ReadonlyArray<readonly [number, tf.Tensor2D]>
 
@@ -285,17 +285,6 @@ const simdFor = (mem: WebAssembly.Memory | undefined): ReadonlyArray<SimdFn> | n
 /** Σx of each fused output, by data id: the per-step finiteness check reads it instead of reducing again */
 const checksums = new WeakMap<tf.DataId, number>()
 
-/** the kernel's inputs v0, v1, … and attribute c (float64 coefficients) */
-const kernelArgs = (inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined) => {
-  const c = attrs?.['c']
-  if (!Array.isArray(c) || c.length === 0 || !c.every((x): x is number => typeof x === 'number')) throw new Error(`${KERNEL}: attribute c must be numbers`)
-  const vs = c.map((_, i) => {
-    const t = inputs[`v${i}`]
-    if (t === undefined || t.dtype !== 'float32') throw new Error(`${KERNEL}: input v${i} must be a float32 tensor`)
-    return t
-  })
-  return { c, vs, shape: [...vs[0]!.shape] }
-}
 
 /** wasm: the SIMD pass in place on the heap (JS pass on the heap views for the < 4 tail floats, or without SIMD) */
 const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {

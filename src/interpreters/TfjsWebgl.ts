@@ -16,13 +16,13 @@
  * whose coefficients cancel at large magnitude loses accuracy in proportion to Σ|cᵢ|.
  */
 import * as tf from '@tensorflow/tfjs'
+import { KERNEL, kernelArgs } from './Kernel.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------------------
 
 /** the kernel's name: the one `Tfjs.ts` dispatches to */
-export const KERNEL = 'StepwiseLincomb'
 
 /** the part of tfjs-backend-webgl's GPGPUProgram this kernel sets */
 export interface Program {
@@ -76,17 +76,6 @@ const isWebgl = (b: object): b is WebglBackend =>
   'compileAndRun' in b && typeof b.compileAndRun === 'function' &&
   'disposeIntermediateTensorInfo' in b && typeof b.disposeIntermediateTensorInfo === 'function' && 'gpgpu' in b && typeof b.gpgpu === 'object' && b.gpgpu !== null
 
-/** the kernel's inputs v0, v1, … and attribute c, checked as in Tfjs.ts */
-const kernelArgs = (inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined) => {
-  const c = attrs?.['c']
-  if (!Array.isArray(c) || c.length === 0 || !c.every((x): x is number => typeof x === 'number')) throw new Error(`${KERNEL}: attribute c must be numbers`)
-  const vs = c.map((_, i) => {
-    const t = inputs[`v${i}`]
-    if (t === undefined || t.dtype !== 'float32') throw new Error(`${KERNEL}: input v${i} must be a float32 tensor`)
-    return t
-  })
-  return { c, vs }
-}
 
 /** most textures one shader may sample (tfjs' WEBGL_MAX_TEXTURES_IN_SHADER, at least 2) */
 const maxTerms = (): number => Math.max(2, tf.env().getNumber('WEBGL_MAX_TEXTURES_IN_SHADER'))

@@ -6,7 +6,8 @@
  * the sum is accumulated in f32: the limitations of `TfjsWebgl.ts` apply, without the float16 case.
  */
 import * as tf from '@tensorflow/tfjs'
-import { KERNEL } from './TfjsWebgl.ts'
+
+import { KERNEL, kernelArgs } from './Kernel.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -89,17 +90,6 @@ const maxTerms = (b: WebgpuBackend): number => {
   return Math.max(2, (Number.isFinite(n) ? n : 8) - 1)
 }
 
-/** the kernel's inputs v0, v1, … and attribute c, checked as in Tfjs.ts */
-const kernelArgs = (inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined) => {
-  const c = attrs?.['c']
-  if (!Array.isArray(c) || c.length === 0 || !c.every((x): x is number => typeof x === 'number')) throw new Error(`${KERNEL}: attribute c must be numbers`)
-  const vs = c.map((_, i) => {
-    const t = inputs[`v${i}`]
-    if (t === undefined || t.dtype !== 'float32') throw new Error(`${KERNEL}: input v${i} must be a float32 tensor`)
-    return t
-  })
-  return { c, vs }
-}
 
 /** Σ cᵢ·vᵢ in passes of at most `max` inputs (each next pass adds to the previous partial sum) */
 const passes = (b: WebgpuBackend, c: ReadonlyArray<number>, vs: ReadonlyArray<tf.TensorInfo>, max: number): tf.TensorInfo => {

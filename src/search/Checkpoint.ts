@@ -8,8 +8,10 @@
 import * as fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { writeAtomic } from '../cli/io.ts'
+import * as U from '../codecs/util.ts'
 import { decodeOrThrow } from '../codecs/util.ts'
+import { writeAtomic } from '../Files.ts'
+import * as Reg from '../steps/Registry.ts'
 import type { Relaxation } from '../Rule.ts'
 import type * as Ev from './Evolution.ts'
 import * as Sp from './Space.ts'
@@ -39,6 +41,8 @@ const CorrectorC = t.union([
 ])
 
 const GeneC = t.readonly(
+  t.intersection([
+  t.partial({ carried: Reg.carriedCodec((name, required, optional) => U.closed(name, required, optional)) }),
   t.type({
     prediction: t.keyof({ noise: null, data: null }),
     order: t.number,
@@ -48,6 +52,7 @@ const GeneC = t.readonly(
     relaxation: RelaxationC,
     corrector: CorrectorC,
   }),
+  ]),
 )
 
 const CandidateC = t.readonly(

@@ -156,7 +156,7 @@ export const score = (pf: Golden.ProblemFile, b: Batch) => {
   const model = Gmm.eps(Golden.gmm(pf))
   return (s: S.SolverSchedule): number => {
     try {
-      const e = scoreOutputs(b, F.run(Prog.compileOrThrow(ns, 'eps')(s), model)(b.xT).x)
+      const e = scoreOutputs(b, F.run(Prog.compileOrThrow(ns, 'eps')(s), model, { D: b.D })(b.xT).x)
       return Number.isFinite(e) ? e : Number.POSITIVE_INFINITY
     } catch {
       return Number.POSITIVE_INFINITY

@@ -11,10 +11,12 @@
  *   NFE = [firstStep = evaluate] + (n − 1) + #{i < n−1 : reeval corrector} + [corrector at step n−1] + [denoiseToZero].
  */
 import * as G from '../Grid.ts'
-import type { NoiseSchedule } from '../NoiseSchedule.ts'
 import type { Prediction } from '../Parameterization.ts'
 import type { Relaxation } from '../Rule.ts'
+import * as Codec from '../codecs/SolverSchedule.ts'
+import * as NS from '../NoiseSchedule.ts'
 import * as S from '../SolverSchedule.ts'
+import * as Reg from '../steps/Registry.ts'
 import * as R from './Rng.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -38,6 +40,8 @@ export interface Gene {
   readonly basis: Basis
   readonly relaxation: Relaxation
   readonly corrector: CorrectorGene
+  /** the behaviours carried from a seed schedule (noise, momentum, time shift; steps/Registry.ts CARRIED), kept while valid */
+  readonly carried?: Reg.Carried
 }
 
 /** a point of the space: n = gaps.length = steps.length steps; gaps are λ-fractions (positive, Σ = 1) */
@@ -70,6 +74,9 @@ export interface Space {
   /** search the times (else logSNR-uniform steps) */
   readonly times: boolean
 }
+
+/** a noise schedule for structural checks of candidate documents (the checks do not depend on it) */
+const UNIT: NS.NoiseSchedule = NS.vpLinear()
 
 /** the smallest step as a fraction of the logSNR range */
 export const MIN_GAP = 1e-3
@@ -135,7 +142,7 @@ export const fractions = (c: Candidate): ReadonlyArray<number> => {
 }
 
 /** t_k = t(λ_T + U_k·(λ_{t0} − λ_T)), t_0 = T and t_n = t0 exactly */
-export const timesOf = (ns: NoiseSchedule) => (c: Candidate): ReadonlyArray<number> => {
+export const timesOf = (ns: NS.NoiseSchedule) => (c: Candidate): ReadonlyArray<number> => {
   const lT = ns.lambda(ns.T)
   const l0 = ns.lambda(ns.t0)
   const u = fractions(c)
@@ -159,10 +166,11 @@ export const decisionOf = (g: Gene): S.StepDecision => ({
           ...(g.corrector.relaxation === 'none' ? {} : { relaxation: g.corrector.relaxation }),
         },
       }),
+  ...(g.carried ?? {}),
 })
 
 /** the schedule document of a candidate on an explicit grid from ns.T to ns.t0 */
-export const toSchedule = (ns: NoiseSchedule, name?: string) => (c: Candidate): S.SolverSchedule =>
+export const toSchedule = (ns: NS.NoiseSchedule, name?: string) => (c: Candidate): S.SolverSchedule =>
   S.make(G.explicit(timesOf(ns)(c)), c.steps.map(decisionOf), name, {
     ...(c.firstStep === 'zero_x0' ? { firstStep: 'zero_x0' as const } : {}),
     ...(c.denoiseToZero ? { denoiseToZero: true } : {}),
@@ -181,6 +189,7 @@ export const structureKey = (c: Candidate): string =>
       g.basis,
       typeof g.relaxation === 'object' ? 'linear' : g.relaxation,
       g.corrector.mode === 'none' ? 'none' : [g.corrector.mode, g.corrector.order, typeof g.corrector.relaxation === 'object' ? 'linear' : g.corrector.relaxation],
+      ...(g.carried === undefined ? [] : [g.carried]),
     ]),
   ])
 
@@ -256,7 +265,9 @@ export const repairGene = (sp: Space, i: number) => (g: Gene): Gene => {
             relaxation: basis === 'lambda' && effective >= 2 && sp.relaxations ? cleanRelaxation(c.relaxation) : 'none',
           }
         })()
-  return { prediction, order, start, nodes, basis, relaxation, corrector }
+  const base: Gene = { prediction, order, start, nodes, basis, relaxation, corrector }
+  // carried behaviours stay while the step with them passes every field's checks
+  return g.carried !== undefined && Reg.checks(decisionOf({ ...base, carried: g.carried }), i).length === 0 ? { ...base, carried: g.carried } : base
 }
 
 /** a step at the gene's place without a corrector (what `repair` inserts) */
@@ -298,7 +309,13 @@ export const repair = (sp: Space) => (c: Candidate): Candidate => {
     }
   }
   gaps = [...normalizeGaps(sp, gaps)]
-  const out: Candidate = { nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: steps.map((g, i) => repairGene(sp, i)(g)) }
+  const genes = steps.map((g, i) => repairGene(sp, i)(g))
+  const out0: Candidate = { nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: genes }
+  // schedule-level checks (a kept time shift constrains the next steps): drop the carried behaviours if they fail
+  const out: Candidate =
+    genes.some((g) => g.carried !== undefined) && Codec.check(toSchedule(UNIT)(out0)).length > 0
+      ? { ...out0, steps: genes.map(({ carried: _c, ...g }) => g) }
+      : out0
   if (nfeOf(out) !== sp.nfe) throw new Error(`internal: repair reached NFE ${nfeOf(out)}, not ${sp.nfe}`)
   return out
 }
@@ -341,7 +358,7 @@ const relaxationOf = (r: Relaxation | undefined): Relaxation => r ?? 'none'
  * a schedule document (e.g. a named solver) as a candidate, then repaired into the space: the grid's
  * times become λ-fractions (the grid must run from ns.T to ns.t0); 'ab' bases become 'lambda'
  */
-export const fromSchedule = (ns: NoiseSchedule, sp: Space) => (s: S.SolverSchedule): Candidate => {
+export const fromSchedule = (ns: NS.NoiseSchedule, sp: Space) => (s: S.SolverSchedule): Candidate => {
   const t = G.resolve(ns)(s.grid)
   const lT = ns.lambda(ns.T)
   const l0 = ns.lambda(ns.t0)
@@ -360,6 +377,7 @@ export const fromSchedule = (ns: NoiseSchedule, sp: Space) => (s: S.SolverSchedu
       d.corrector === undefined
         ? { mode: 'none' }
         : { mode: d.corrector.mode, order: d.corrector.order ?? 'default', relaxation: relaxationOf(d.corrector.relaxation) },
+    ...(Reg.carriedOf(d) === undefined ? {} : { carried: Reg.carriedOf(d)! }),
   }))
   return repair(sp)({
     nfe: sp.nfe,

@@ -49,6 +49,18 @@ export const singlestep = (
  * order-3 steps are the exact 3-node λ-Lagrange rule, or with `parity: 'reference'` the reference
  * update whose second-derivative term is halved (§1.6).
  */
+/** the decision of an order-k DPM-Solver(++) multistep step: 'dpmsolver' the ½ relaxation at order 2 ('taylor' the exact 2-node rule), 'reference' halves the 3M second derivative */
+export const step = (p: Prediction, k: number, solverType: 'dpmsolver' | 'taylor', parity: 'exact' | 'reference'): S.StepDecision =>
+  k === 1
+    ? first(p)
+    : k === 2
+      ? solverType === 'taylor'
+        ? { prediction: p, order: 2 }
+        : { prediction: p, order: 2, relaxation: 'dpmsolver-2' }
+      : parity === 'reference'
+        ? { prediction: p, order: 3, halveSecondDerivative: true }
+        : { prediction: p, order: 3 }
+
 export const multistep = (
   o: Common & {
     readonly prediction: Prediction
@@ -62,11 +74,7 @@ export const multistep = (
   const orders = OP.orders(o.nfe)(OP.lowerOrderFinal(o.lowerOrderFinalBelow ?? 10)(OP.warmup(o.order)))
   const p = o.prediction
   const ref = o.parity === 'reference'
-  const steps = orders.map((k): S.StepDecision => {
-    if (k === 1) return first(p)
-    if (k === 2) return o.solverType === 'taylor' ? { prediction: p, order: 2 } : { prediction: p, order: 2, relaxation: 'dpmsolver-2' }
-    return ref ? { prediction: p, order: 3, halveSecondDerivative: true } : { prediction: p, order: 3 }
-  })
+  const steps = orders.map((k) => step(p, k, o.solverType ?? 'dpmsolver', o.parity ?? 'exact'))
   const name = `${p === 'data' ? 'dpmpp' : 'dpm'}-${o.order}m${ref ? '-ref' : ''}`
   return S.make(gridOf(o.grid ?? 'logSNR', o.nfe), steps, name)
 }

@@ -32,12 +32,6 @@ export interface KBeta {
 
 const BASES: ReadonlyArray<Base> = ['plms', 'dpmpp-2m', 'unipc']
 
-/** every step of a schedule with `f` applied, renamed */
-const mapSteps = (s: S.SolverSchedule, f: (d: S.StepDecision, i: number) => S.StepDecision, name: string): S.SolverSchedule => ({
-  ...s,
-  name,
-  steps: s.steps.map(f),
-})
 
 const grid = <T extends { readonly grid?: Common['grid'] }>(o: T) => (o.grid === undefined ? {} : { grid: o.grid })
 
@@ -87,7 +81,7 @@ export const heavyBall = (
   const k = o.k ?? (o.base === 'plms' ? 4 : 2)
   const m: S.Momentum = { kind: o.kind, beta: o.beta, ...(ref ? { parity: 'reference' as const } : {}) }
   const b = baseOf(o.base, k, { nfe: o.nfe, ...grid(o) })
-  return mapSteps(b, (d) => (o.base === 'dpmpp-2m' && d.order === 1 ? d : { ...d, momentum: m }), `${o.kind}-${o.base}${ref ? '-ref' : ''}`)
+  return S.mapSteps(b, (d) => (o.base === 'dpmpp-2m' && d.order === 1 ? d : { ...d, momentum: m }), `${o.kind}-${o.base}${ref ? '-ref' : ''}`)
 }
 
 /**
@@ -97,7 +91,7 @@ export const heavyBall = (
 export const ghvb = (o: Common & { readonly order: number; readonly base: Base }): S.SolverSchedule => {
   const { k, beta } = ghvbOrder(o.order)
   const b = baseOf(o.base, k, { nfe: o.nfe, ...grid(o) })
-  return mapSteps(b, (d) => ({ ...d, momentum: { kind: 'ghvb', beta } }), `ghvb-${o.order}-${o.base}`)
+  return S.mapSteps(b, (d) => ({ ...d, momentum: { kind: 'ghvb', beta } }), `ghvb-${o.order}-${o.base}`)
 }
 
 /**
@@ -105,7 +99,7 @@ export const ghvb = (o: Common & { readonly order: number; readonly base: Base }
  * the nominal one whose σ² is closest to Var(x) (or, parity, Var of the latest model output), above cutoff/1000
  */
 export const timeShifted = (s: S.SolverSchedule, shift: S.TimeShift, name: string): S.SolverSchedule =>
-  mapSteps(s, (d, i) => (i === 0 ? d : { ...d, timeShift: shift }), name)
+  S.mapSteps(s, (d, i) => (i === 0 ? d : { ...d, timeShift: shift }), name)
 
 /** TS-DDIM (TS-DPM pnm_solver 'euler'): DDIM to the shifted target; the next step starts from the nominal time */
 export const timeShiftDdim = (o: Common & { readonly window: number; readonly cutoff: number }): S.SolverSchedule =>

@@ -29,12 +29,6 @@ interface Eta {
 // utils
 // -------------------------------------------------------------------------------------------------
 
-/** every step of a schedule with `f` applied */
-const mapSteps = (s: S.SolverSchedule, f: (d: S.StepDecision, i: number) => S.StepDecision, name: string): S.SolverSchedule => ({
-  ...s,
-  name,
-  steps: s.steps.map(f),
-})
 
 /** the noise field of level `level`: η, sNoise only when not 1 */
 const noiseOf = (level: S.Noise['level'], o: Eta, variance?: 'small' | 'large'): S.Noise => ({
@@ -50,7 +44,7 @@ const noiseOf = (level: S.Noise['level'], o: Eta, variance?: 'small' | 'large'):
 
 /** DDIM(η): x_t = α_t·x̂0 + sqrt(σ_t² − s²)·ε̂ + s·z, s = η·σ_t·sqrt(1 − e^{−2h}) (η = 0: DDIM; 'large': s·σ_s/σ_t) */
 export const ddimEta = (o: Common & Eta & { readonly variance?: 'small' | 'large' }): S.SolverSchedule =>
-  mapSteps(Dpm.ddim(o), (d) => ({ ...d, noise: noiseOf('ddim', o, o.variance) }), 'ddim-eta')
+  S.mapSteps(Dpm.ddim(o), (d) => ({ ...d, noise: noiseOf('ddim', o, o.variance) }), 'ddim-eta')
 
 /** DDPM ancestral on the (respaced) grid: posterior mean, std sqrt(β̃) ('fixed_small') or sqrt(β) ('fixed_large') = DDIM(η = 1) */
 export const ddpm = (o: Common & { readonly variance?: 'fixed_small' | 'fixed_large' }): S.SolverSchedule => ({
@@ -60,7 +54,7 @@ export const ddpm = (o: Common & { readonly variance?: 'fixed_small' | 'fixed_la
 
 /** Euler-ancestral (k-diffusion): σ_up = min(σ̄_t, η·sqrt(σ̄_t²(σ̄_s² − σ̄_t²)/σ̄_s²)), x̄ ← x̄ + (σ_down − σ̄_s)·d + σ_up·sNoise·z */
 export const eulerAncestral = (o: Common & Eta): S.SolverSchedule =>
-  mapSteps(K.euler(o), (d) => ({ ...d, noise: noiseOf('ancestral', o) }), 'euler-ancestral')
+  S.mapSteps(K.euler(o), (d) => ({ ...d, noise: noiseOf('ancestral', o) }), 'euler-ancestral')
 
 /**
  * SDE-DPM-Solver++(1/2M/3M) (k-diffusion sample_dpmpp_{2m,3m}_sde): the data-form multistep step with kernel
@@ -74,10 +68,10 @@ export const sdeDpmpp = (
     o.order === 1
       ? Dpm.ddim({ nfe: o.nfe, prediction: 'data', ...grid })
       : o.order === 2
-        ? mapSteps(K.dpmpp2m({ nfe: o.nfe, ...grid }), ({ relaxation: _r, ...d }) => (o.solverType === 'heun' || d.order === 1 ? d : { ...d, relaxation: 'dpmsolver-2' }), '')
+        ? S.mapSteps(K.dpmpp2m({ nfe: o.nfe, ...grid }), ({ relaxation: _r, ...d }) => (o.solverType === 'heun' || d.order === 1 ? d : { ...d, relaxation: 'dpmsolver-2' }), '')
         : K.dpmpp3m({ nfe: o.nfe, ...grid, ...(o.parity === undefined ? {} : { parity: o.parity }) })
   const name = o.order === 1 ? 'sde-dpmpp-1' : `sde-dpmpp-${o.order}m${o.order === 3 && o.parity === 'reference' ? '-ref' : ''}`
-  return mapSteps(base, (d) => ({ ...d, noise: noiseOf('sde', o) }), name)
+  return S.mapSteps(base, (d) => ({ ...d, noise: noiseOf('sde', o) }), name)
 }
 
 /**
@@ -95,7 +89,7 @@ export const churn = (
     ...(o.sTmin === undefined || o.sTmin === 0 ? {} : { sTmin: o.sTmin }),
     ...(o.sTmax === undefined || o.sTmax === Infinity ? {} : { sTmax: o.sTmax }),
   }
-  return mapSteps(base, (d) => (gamma > 0 ? { ...d, churn: c } : d), `${o.method}-churn`)
+  return S.mapSteps(base, (d) => (gamma > 0 ? { ...d, churn: c } : d), `${o.method}-churn`)
 }
 
 /**

@@ -85,3 +85,28 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> =>
 
 /** the step of a decision: the exponential integrator, then every field's combinator in registry order */
 export const fromDecision = (d: StepDecision): St.Step => fields.reduce<St.Combinator>((acc, f) => flow(acc, f.apply(d)), id)(X.expInt(d))
+
+// -------------------------------------------------------------------------------------------------
+// search genes
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * the fields the schedule search carries unchanged from a seed schedule (it varies the base step and corrector
+ * genes): behaviours that keep the NFE budget; churn, Langevin (extra evaluations) and ems (the model's EMS) are not carried
+ */
+export const CARRIED = ['noise', 'momentum', 'timeShift', 'halveSecondDerivative'] as const
+
+/** the carried fields of a decision */
+export type Carried = Pick<StepDecision, (typeof CARRIED)[number]>
+
+/** the carried fields of a decision, undefined when it has none */
+export const carriedOf = (d: StepDecision): Carried | undefined => {
+  const out = Object.fromEntries(CARRIED.flatMap((k) => (d[k] === undefined ? [] : [[k, d[k]]])))
+  return Object.keys(out).length === 0 ? undefined : (out as Carried)
+}
+
+/** the codec of the carried fields (checkpoints) */
+export const carriedCodec = (closed: U.Closed) => {
+  const o = props(closed).optional
+  return closed('carried step fields', {}, { noise: o.noise, momentum: o.momentum, timeShift: o.timeShift, halveSecondDerivative: o.halveSecondDerivative })
+}
