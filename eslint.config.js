@@ -1,15 +1,22 @@
-// Lint enforces the layers (see README "How it is built"): TensorFlow.js and onnxruntime only in the run layer
-// (src/interpreters, src/models, src/tfjs.ts); nothing outside src/cli imports src/cli; the numeric core and the
-// instruction layer import nothing above them; step behaviours do not reach the program, interpreters, search or CLI.
+// Lint enforces the layers (see README "How it is built"), lowest first:
+//   core (numbers) ← ir (instructions, builder) ← steps (step behaviours) ← schedule (document, codec, compile) ← solvers
+//   models (model types and analytic models) import core only; run (exec, Float64, Trace, Tfjs) sits above them all;
+//   interop, search and cli beside/above run. TensorFlow.js and onnxruntime only in the tfjs run files and src/models;
+//   nothing outside src/cli imports src/cli.
 import tseslint from 'typescript-eslint'
 
-const tensorLibs = { group: ['@tensorflow/*', 'onnxruntime-*'], message: 'TensorFlow.js / onnxruntime only in the run layer (src/interpreters, src/models, src/tfjs.ts)' }
+const tensorLibs = { group: ['@tensorflow/*', 'onnxruntime-*'], message: 'TensorFlow.js / onnxruntime only in the tfjs run layer (src/run/Tfjs*.ts, src/run/Backends.ts), src/models, the predictor net (src/search/TfjsPredictor.ts) and src/tfjs.ts' }
 const cli = { group: ['**/cli/*', './cli/*'], message: 'only src/cli imports the CLI' }
-const above = (what, names) => ({ group: names, message: `${what} imports nothing above it (steps, compile, program, interpreters, search, cli)` })
-const aboveCore = ['**/steps/*', './steps/*', '**/Compile.ts', '**/Program.ts', '**/interpreters/*', './interpreters/*', '**/search/*', './search/*', '**/cli/*', './cli/*', '**/solvers/*', './solvers/*']
+const dirs = (...names) => names.flatMap((n) => [`**/${n}/*`, `../${n}/*`])
+const above = (layer, names) => ({ group: dirs(...names), message: `${layer} imports nothing above it (${names.join(', ')})` })
+const layer = (files, name, forbidden, extra = {}) => ({
+  files,
+  ...extra,
+  rules: { 'no-restricted-imports': ['error', { patterns: [tensorLibs, cli, above(name, forbidden)] }] },
+})
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'out/**', 'scratch/**', 'src/__old/**', 'examples/browser/dist/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'out/**', 'scratch/**', 'examples/browser/dist/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser },
@@ -18,20 +25,29 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/interpreters/**', 'src/models/**', 'src/tfjs.ts', 'src/cli/**'],
+    ignores: ['src/run/Tfjs*.ts', 'src/run/Backends.ts', 'src/run/Kernel.ts', 'src/search/TfjsPredictor.ts', 'src/models/**', 'src/tfjs.ts', 'src/cli/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [tensorLibs, cli] }] },
   },
+  layer(['src/core/**/*.ts'], 'the core', ['ir', 'steps', 'schedule', 'solvers', 'models', 'run', 'interop', 'search', 'cli']),
+  // a program records the document it came from: ir may name the schedule's *types*, never its values
   {
-    files: ['src/NoiseSchedule.ts', 'src/Grid.ts', 'src/Rule.ts', 'src/Parameterization.ts', 'src/Betas.ts', 'src/Linear.ts', 'src/Noise.ts', 'src/codecs/util.ts', 'src/ir/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [tensorLibs, cli, above('the core', aboveCore)] }] },
-  },
-  {
-    files: ['src/steps/**/*.ts'],
+    files: ['src/ir/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [tensorLibs, cli, above('a step behaviour', ['**/Compile.ts', '**/Program.ts', '**/interpreters/*', '**/search/*', '**/cli/*', '**/solvers/*'])] },
-      ],
+      'no-restricted-imports': ['error', { patterns: [tensorLibs, cli, above('the instruction layer', ['steps', 'solvers', 'models', 'run', 'interop', 'search', 'cli'])] }],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: dirs('schedule'), allowTypeImports: true, message: 'the instruction layer may import only types from the schedule layer' }] }],
     },
+  },
+  layer(['src/steps/**/*.ts'], 'a step behaviour', ['schedule', 'solvers', 'models', 'run', 'interop', 'search', 'cli']),
+  layer(['src/schedule/**/*.ts'], 'the schedule layer', ['solvers', 'models', 'run', 'interop', 'search', 'cli']),
+  layer(['src/solvers/**/*.ts'], 'a named solver', ['models', 'run', 'interop', 'search', 'cli']),
+  // models may use tfjs (a network is a model); they see the numbers only
+  {
+    files: ['src/models/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [cli, above('a model', ['ir', 'steps', 'schedule', 'solvers', 'run', 'interop', 'search', 'cli'])] }] },
+  },
+  layer(['src/run/**/*.ts'], 'the run layer', ['interop', 'search', 'cli'], { ignores: ['src/run/Tfjs*.ts', 'src/run/Backends.ts', 'src/run/Kernel.ts'] }),
+  {
+    files: ['src/run/Tfjs*.ts', 'src/run/Backends.ts', 'src/run/Kernel.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [cli, above('the run layer', ['interop', 'search', 'cli'])] }] },
   },
 )

@@ -13,7 +13,7 @@
  */
 import * as os from 'node:os'
 import { chromium } from 'playwright-core'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
+import * as Codec from '../src/schedule/Codec.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import { build } from '../examples/browser/build.ts'
 import { serve } from '../examples/browser/serve.ts'
@@ -54,8 +54,14 @@ const server = await serve(built.dir)
 const browser = await chromium.launch({
   executablePath: process.env['CHROMIUM'] ?? '/usr/bin/chromium',
   args: [
-    '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--no-first-run', '--disable-quic', '--enable-unsafe-swiftshader', ...(WEBGPU ? ['--enable-unsafe-webgpu'] : []),
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    '--enable-unsafe-swiftshader',
+    ...(WEBGPU ? ['--enable-unsafe-webgpu'] : []),
   ],
 })
 const page = await browser.newPage()

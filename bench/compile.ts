@@ -72,4 +72,6 @@ for (const l of libs) l.evaluate(200) // warm up
 const rates = libs.map(() => [] as number[])
 for (let rep = 0; rep < 2; rep++) libs.forEach((l, k) => rates[k]!.push(l.evaluate(evals / 2)))
 const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
-console.log(`search evaluations/s (NFE 8, d16_k4, 64 rows): ${libs.map((l, k) => `${l.label} ${mean(rates[k]!).toFixed(0)}`).join(', ')}${libs.length > 1 ? `; ratio ${(mean(rates[0]!) / mean(rates[1]!)).toFixed(3)}` : ''}`)
+console.log(
+  `search evaluations/s (NFE 8, d16_k4, 64 rows): ${libs.map((l, k) => `${l.label} ${mean(rates[k]!).toFixed(0)}`).join(', ')}${libs.length > 1 ? `; ratio ${(mean(rates[0]!) / mean(rates[1]!)).toFixed(3)}` : ''}`,
+)

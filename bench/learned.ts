@@ -12,12 +12,12 @@
 import { renameSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as DpmV3 from '../src/DpmV3.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as L from '../src/Learned.ts'
-import * as Prog from '../src/Program.ts'
-import * as Ref from '../src/Reference.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as DpmV3 from '../src/core/DpmV3.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as L from '../src/models/Learned.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as Ref from '../src/models/Reference.ts'
+import * as F from '../src/run/Float64.ts'
 import * as MeanReverting from '../src/solvers/MeanReverting.ts'
 import * as Momentum from '../src/solvers/Momentum.ts'
 import * as Stochastic from '../src/solvers/Stochastic.ts'
@@ -81,11 +81,7 @@ for (const name of L.shipped) {
   })
   const best = NFES.map((_, k) => Math.min(...rows.flatMap((r) => (r.errs[k] === undefined ? [] : [r.errs[k]!]))))
   const cell = (e: number | undefined, k: number) => (e !== undefined && e === best[k] ? `**${fmt(e)}**` : fmt(e))
-  const table = [
-    `| solver | ${NFES.map((n) => `NFE ${n}`).join(' | ')} |`,
-    `|---|${NFES.map(() => '---:').join('|')}|`,
-    ...rows.map((r) => `| ${r.id} | ${r.errs.map(cell).join(' | ')} |`),
-  ]
+  const table = [`| solver | ${NFES.map((n) => `NFE ${n}`).join(' | ')} |`, `|---|${NFES.map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${r.id} | ${r.errs.map(cell).join(' | ')} |`)]
   const lines = [
     `## ${name} (${l.dataset.kind === 'spiral' ? `2-D ${l.dataset.arms}-arm spiral` : `${D}-D ${l.dataset.K}-component mixture`}, ${L.parameters(l)} parameters)`,
     '',
@@ -115,10 +111,10 @@ for (const name of L.shipped) {
 const doc = [
   '# Solvers on the learned denoisers',
   '',
-  'Mean L2 distance of each named solver\'s endpoint to a fine solve of the *same learned* probability-flow ODE',
+  "Mean L2 distance of each named solver's endpoint to a fine solve of the *same learned* probability-flow ODE",
   '(VP-linear schedule, t from 1 to 1e-3, default grid of each solver, Float64 interpreter, x_T ~ N(0, I), seed 2024).',
   'The stochastic, momentum and mean-reverting families are left out (their own benchmarks); bold = best per column.',
-  '`dpm-v3-*` use the model\'s EMS (`models/<name>.ems.json`, estimated by `scripts/ems.ts`).',
+  "`dpm-v3-*` use the model's EMS (`models/<name>.ems.json`, estimated by `scripts/ems.ts`).",
   '',
   `Produced by \`node --import tsx bench/learned.ts\` in ${((performance.now() - t0) / 1000).toFixed(0)} s on ${os.cpus().length} cores (load average ${os.loadavg()[0]!.toFixed(1)}).`,
   '',

@@ -9,11 +9,11 @@
  */
 import * as Objective from '../src/search/Objective.ts'
 import * as Compare from '../src/cli/compare.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import type * as S from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import type * as S from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as M from '../src/solvers/Momentum.ts'
 import type { GridKind } from '../src/solvers/common.ts'
@@ -32,7 +32,9 @@ interface Row {
 const named = (id: string, set: Readonly<Record<string, string>> = {}, grid?: GridKind): Row => {
   const n = Solvers.byId(id)!
   const g = grid ?? n.defaultGrid
-  const label = `${id}${Object.entries(set).map(([k, v]) => ` ${k}=${v}`).join('')}`
+  const label = `${id}${Object.entries(set)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('')}`
   return { label, grid: g, build: (nfe) => n.build({ nfe, grid: g, set }) }
 }
 
@@ -72,15 +74,7 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<Row>]> = [
   ],
   [
     'time shift (TS-DPM defaults)',
-    [
-      named('ddim'),
-      named('time-shift-ddim'),
-      named('plms'),
-      named('time-shift-pndm'),
-      named('dpmpp-2m'),
-      named('time-shift-dpmpp-2m'),
-      named('time-shift-dpmpp-2m', { parity: 'reference' }),
-    ],
+    [named('ddim'), named('time-shift-ddim'), named('plms'), named('time-shift-pndm'), named('dpmpp-2m'), named('time-shift-dpmpp-2m'), named('time-shift-dpmpp-2m', { parity: 'reference' })],
   ],
 ]
 
@@ -168,6 +162,10 @@ const divergence = (w: number, s2: number, grid: GridKind): string => {
 
 const t0 = performance.now()
 console.log(`## Error vs the exact endpoint (mean L2, 256 rows; † = the solver spent another NFE)\n\n${errorTable()}\n`)
-for (const [w, s2, grid] of [[5, 1e-3, 'time_quadratic'], [5, 1e-3, 'logSNR'], [1, 1e-3, 'time_quadratic']] as const)
+for (const [w, s2, grid] of [
+  [5, 1e-3, 'time_quadratic'],
+  [5, 1e-3, 'logSNR'],
+  [1, 1e-3, 'time_quadratic'],
+] as const)
   console.log(`## Guided Gaussian w = ${w}, s² = ${s2}, ${grid} grid: max |x − x_exact| (64 rows, data scale 0.5)\n\n${divergence(w, s2, grid)}\n`)
 console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s, node ${process.version})`)

@@ -11,11 +11,11 @@
  * between 20 000 samples and the data mixture p(x0 | μ) (K4 D2 seed 11), Euler–Maruyama vs MRS-SDE.
  * Everything is deterministic (fixed seeds, counter-based noise).
  */
-import * as Gmm from '../src/Gmm.ts'
-import * as MR from '../src/MeanReverting.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as MR from '../src/models/MeanReverting.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
 import * as MRS from '../src/solvers/MeanReverting.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -90,7 +90,13 @@ const w1 = (qs: ReadonlyArray<Float64Array>, x: Float64Array, D: number): number
 // -------------------------------------------------------------------------------------------------
 
 const panel = (lambdaInf: number) =>
-  ([[4, 2], [4, 8], [8, 16]] as const).flatMap(([K, D]) =>
+  (
+    [
+      [4, 2],
+      [4, 8],
+      [8, 16],
+    ] as const
+  ).flatMap(([K, D]) =>
     [1, 2, 3, 4].map((seed) => {
       const ns = MR.schedule({ lambdaInf, alphaT: 0.005 })
       const gmm = Gmm.random(K, D, seed, 0.1, 0.3)

@@ -11,10 +11,10 @@
  */
 import * as os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
 import * as Solvers from '../src/solvers/index.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
 
 // -------------------------------------------------------------------------------------------------
 // utils
@@ -29,7 +29,7 @@ const NFE = arg('nfe', 20)
 /** B×D per tensor; 262144×64 float32 = 64 MiB per tensor */
 const SIZES: ReadonlyArray<readonly [number, number]> = (() => {
   const i = process.argv.indexOf('--sizes')
-  const spec = i < 0 ? '4096x64,16384x64,262144x64' : process.argv[i + 1] ?? ''
+  const spec = i < 0 ? '4096x64,16384x64,262144x64' : (process.argv[i + 1] ?? '')
   return spec.split(',').map((s) => {
     const [b, d] = s.split('x').map(Number)
     if (!Number.isInteger(b) || !Number.isInteger(d) || b! <= 0 || d! <= 0) throw new Error(`--sizes: expected BxD,BxD… (e.g. 262144x64), got "${s}"`)
@@ -58,16 +58,35 @@ const pass = (o: Float32Array, c: ReadonlyArray<number>, v: ReadonlyArray<Float3
   const [a, b, d, e, f, g, h, p, q] = [v[0]!, v[1]!, v[2]!, v[3]!, v[4]!, v[5]!, v[6]!, v[7]!, v[8]!]
   const [ca, cb, cd, ce, cf, cg, ch, cp, cq] = [c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!]
   switch (v.length) {
-    case 1: for (let k = 0; k < n; k++) o[k] = ca * a[k]!; return
-    case 2: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]!; return
-    case 3: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]!; return
-    case 4: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]!; return
-    case 5: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]!; return
-    case 6: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]!; return
-    case 7: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]!; return
-    case 8: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]! + cp * p[k]!; return
-    case 9: for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]! + cp * p[k]! + cq * q[k]!; return
-    default: throw new Error(`pass: ${v.length} terms (max ${MAX_TERMS})`)
+    case 1:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]!
+      return
+    case 2:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]!
+      return
+    case 3:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]!
+      return
+    case 4:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]!
+      return
+    case 5:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]!
+      return
+    case 6:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]!
+      return
+    case 7:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]!
+      return
+    case 8:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]! + cp * p[k]!
+      return
+    case 9:
+      for (let k = 0; k < n; k++) o[k] = ca * a[k]! + cb * b[k]! + cd * d[k]! + ce * e[k]! + cf * f[k]! + cg * g[k]! + ch * h[k]! + cp * p[k]! + cq * q[k]!
+      return
+    default:
+      throw new Error(`pass: ${v.length} terms (max ${MAX_TERMS})`)
   }
 }
 
@@ -81,11 +100,7 @@ const mode = (xs: ReadonlyArray<number>): number => {
 /** distinct tensors a combine reads (what the interpreter's lincomb merges to) */
 const distinct = (ins: Prog.Instr, entries: ReadonlyMap<number, { x: number; xe: number }>): number => {
   if (ins.op !== 'combine') return 0
-  return new Set(
-    ins.terms
-      .filter(([c]) => c !== 0)
-      .map(([, r]) => (!('id' in r) ? r.kind : r.kind === 'out' ? `o${r.id}` : `x${r.kind === 'xe' ? entries.get(r.id)?.xe : entries.get(r.id)?.x}`)),
-  ).size
+  return new Set(ins.terms.filter(([c]) => c !== 0).map(([, r]) => (!('id' in r) ? r.kind : r.kind === 'out' ? `o${r.id}` : `x${r.kind === 'xe' ? entries.get(r.id)?.xe : entries.get(r.id)?.x}`))).size
 }
 
 /** the term count of every combine: replays which x each entry holds (x and xe coincide until a commit) */
@@ -180,7 +195,15 @@ const lincombRows = (B: number, D: number): ReadonlyArray<string> =>
     const js: number[] = []
     for (let r = 0; r < 3 * REPS; r++) {
       variants.forEach((v, i) => t[i]!.push(ms(() => tf.tidy(() => void Tfjs.lincomb(v)(terms)))))
-      js.push(ms(() => pass(out, terms.map(([c]) => c), arrays)))
+      js.push(
+        ms(() =>
+          pass(
+            out,
+            terms.map(([c]) => c),
+            arrays,
+          ),
+        ),
+      )
     }
     tf.dispose(vs)
     const ref = median(js)
@@ -198,8 +221,7 @@ console.log('## per-step overhead (model excluded) vs one JS Float32Array pass\n
 console.log('| solver | combines/step × tensors (typ.) | B×D | lincomb | ms / step | JS pass ms / step | ratio |')
 console.log('|---|---|---|---|---:|---:|---:|')
 for (const [B, D] of SIZES)
-  for (const r of solverRows(B, D))
-    console.log(`| ${r.solver} | ${r.terms} | ${r.size} | ${r.variant} | ${r.stepMs.toFixed(3)} | ${r.refMs.toFixed(3)} | ${(r.stepMs / r.refMs).toFixed(2)} |`)
+  for (const r of solverRows(B, D)) console.log(`| ${r.solver} | ${r.terms} | ${r.size} | ${r.variant} | ${r.stepMs.toFixed(3)} | ${r.refMs.toFixed(3)} | ${(r.stepMs / r.refMs).toFixed(2)} |`)
 console.log(`\nload ${os.loadavg()[0]!.toFixed(2)}`)
 console.log('\n## one lincomb of m tensors: ms (ratio to the JS pass)\n')
 console.log('| B×D | m | fused (SIMD) | addN | chain | JS pass |')

@@ -19,11 +19,11 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import * as Gmm from '../src/Gmm.ts'
-import * as Golden from '../src/Golden.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Plot from '../src/Plot.ts'
-import type * as S from '../src/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Golden from '../src/interop/Golden.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Plot from '../src/interop/Plot.ts'
+import type * as S from '../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as Search from '../src/cli/search.ts'
 import * as IO from '../src/cli/io.ts'
@@ -111,7 +111,9 @@ const decisions = (doc: S.SolverSchedule, ns: NS.NoiseSchedule): string => {
 
 if (process.argv.includes('--report')) {
   const saved = JSON.parse(fs.readFileSync(path.join(outDir, 'cells.json'), 'utf8')) as ReadonlyArray<{ readonly problem: Problem; readonly nfe: number; readonly doc: S.SolverSchedule }>
-  log('| problem | NFE | first step | data-pred steps | orders 1/2/3/4 | relaxations linear + named | correctors pseudo / reeval | explicit nodes | non-λ basis | restarts | denoise | λ-share of first … last step |')
+  log(
+    '| problem | NFE | first step | data-pred steps | orders 1/2/3/4 | relaxations linear + named | correctors pseudo / reeval | explicit nodes | non-λ basis | restarts | denoise | λ-share of first … last step |',
+  )
   log('|---|---:|---|---|---|---|---|---:|---:|---:|---|---|')
   for (const c of saved) {
     const ns = Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(c.problem.file)))
@@ -168,7 +170,9 @@ if (process.argv.includes('--ablation')) {
         }
         const best = Math.min(...errs)
         if (label === 'full space') fullBest = best
-        log(`| ${p.id} | ${nfe} | ${label} | ${errs.map(fmt).join(', ')} | ${(best / fullBest).toFixed(2)} | ${bestDoc === undefined ? '' : Search.describe(bestDoc).split('\n')[0]!.replace('decisions: ', '')} |`)
+        log(
+          `| ${p.id} | ${nfe} | ${label} | ${errs.map(fmt).join(', ')} | ${(best / fullBest).toFixed(2)} | ${bestDoc === undefined ? '' : Search.describe(bestDoc).split('\n')[0]!.replace('decisions: ', '')} |`,
+        )
       }
     }
     await ev.close()
@@ -184,7 +188,12 @@ const minutes = Number(arg('minutes', '4'))
 const nfes = arg('nfe', '5,6,8,10').split(',').map(Number)
 const seed = Number(arg('seed', '0'))
 const strategy = arg('strategy', 's3') === 'evolution' ? 'evolution' : 's3'
-const wanted = arg('problems', ALL.filter((p) => p.id !== 'd2_k3.linear').map((p) => p.id).join(',')).split(',')
+const wanted = arg(
+  'problems',
+  ALL.filter((p) => p.id !== 'd2_k3.linear')
+    .map((p) => p.id)
+    .join(','),
+).split(',')
 const problems = ALL.filter((p) => wanted.includes(p.id))
 const svg = arg('svg', '')
 
@@ -232,7 +241,9 @@ for (const p of problems)
     cells.push(cell)
     log(
       `${p.id} NFE ${nfe}: searched ${fmt(mine)} | best named ${bestNamed.id} ${fmt(bestNamed.error)} → ${(mine / bestNamed.error).toFixed(3)}` +
-        (r.golden === undefined ? '' : ` | golden ${r.golden.id} ${fmt(r.golden.error)} → ${(mine / r.golden.error).toFixed(3)} (on its rows ${(r.golden.searchedOnItsRows! / r.golden.error).toFixed(3)})`) +
+        (r.golden === undefined
+          ? ''
+          : ` | golden ${r.golden.id} ${fmt(r.golden.error)} → ${(mine / r.golden.error).toFixed(3)} (on its rows ${(r.golden.searchedOnItsRows! / r.golden.error).toFixed(3)})`) +
         ` | ${r.state.evals} evals, ${r.state.generation} gens, search ${(r.searchMs / 1000).toFixed(0)} s, total ${(r.totalMs / 1000).toFixed(0)} s`,
     )
   }
@@ -248,14 +259,16 @@ for (const c of cells) {
   const g = Golden.decodeProblem(IO.readJson(c.problem.file)).problem
   log(
     `| ${c.problem.id} | ${g.D} | ${g.K} | ${c.nfe} | ${fmt(c.searched)} | ${c.bestNamed.id} ${fmt(c.bestNamed.error)} | ${(c.searched / c.bestNamed.error).toFixed(3)} | ` +
-      (c.golden === undefined ? '— | — | — ' : `${c.golden.id.replace(/^dpm_solver\./, '')} ${fmt(c.golden.error)} | ${(c.searched / c.golden.error).toFixed(3)} | ${(c.golden.searchedOnItsRows! / c.golden.error).toFixed(3)} `) +
+      (c.golden === undefined
+        ? '— | — | — '
+        : `${c.golden.id.replace(/^dpm_solver\./, '')} ${fmt(c.golden.error)} | ${(c.searched / c.golden.error).toFixed(3)} | ${(c.golden.searchedOnItsRows! / c.golden.error).toFixed(3)} `) +
       `| ${c.evals} | ${c.searchS.toFixed(0)} | ${c.totalS.toFixed(0)} |`,
   )
 }
 
 // transfer: schedule of problem A on problem B (same family, same NFE), vs DPM-Solver++(2M) on B's held-out rows
 log('\n## Transfer (schedule searched on A, run on B of the same schedule family; ratio to DPM-Solver++(2M) on B)\n')
-log('| searched on | run on | NFE | transferred | B\'s own search | DPM-Solver++(2M) | transfer ratio |')
+log("| searched on | run on | NFE | transferred | B's own search | DPM-Solver++(2M) | transfer ratio |")
 log('|---|---|---:|---:|---:|---:|---:|')
 const heldOf = new Map<string, (s: S.SolverSchedule) => number>()
 const scorer = (p: Problem) => {

@@ -9,10 +9,10 @@
  *
  *   node --import tsx bench/stochastic.ts > bench/RESULTS.stochastic.table.md
  */
-import * as Gmm from '../src/Gmm.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import type { GridKind } from '../src/solvers/common.ts'
 
@@ -54,8 +54,7 @@ const dirs = (() => {
 })()
 
 /** sorted projections of samples on each direction */
-const projections = (x: Float64Array): ReadonlyArray<Float64Array> =>
-  dirs.map((w) => Float64Array.from({ length: x.length / D }, (_, b) => w.reduce((a, wd, d) => a + wd * x[b * D + d]!, 0)).sort())
+const projections = (x: Float64Array): ReadonlyArray<Float64Array> => dirs.map((w) => Float64Array.from({ length: x.length / D }, (_, b) => w.reduce((a, wd, d) => a + wd * x[b * D + d]!, 0)).sort())
 
 const reference = projections(exactSamples(REF, 1))
 
@@ -73,8 +72,7 @@ const sw2 = (x: Float64Array): number => {
 
 /** the largest |z| of the 15 per-component statistics (as laws/stochastic.law.ts) */
 const maxZ = (x: Float64Array): number => {
-  const logp = (b: number, k: number): number =>
-    Math.log(comps[k]!.w) - 0.5 * comps[k]!.mu.reduce((a, m, d) => a + (x[b * D + d]! - m) ** 2 / comps[k]!.v[d]! + Math.log(comps[k]!.v[d]!), 0)
+  const logp = (b: number, k: number): number => Math.log(comps[k]!.w) - 0.5 * comps[k]!.mu.reduce((a, m, d) => a + (x[b * D + d]! - m) ** 2 / comps[k]!.v[d]! + Math.log(comps[k]!.v[d]!), 0)
   const groups = comps.map(() => [] as number[])
   for (let b = 0; b < N; b++) groups[comps.reduce((best, _c, k) => (logp(b, k) > logp(b, best) ? k : best), 0)]!.push(b)
   return Math.max(

@@ -3,8 +3,10 @@ import { Float64, Gmm, Grid, NoiseSchedule, Program, SolverSchedule as S, Solver
 
 const nfe = 10
 const steps = Array.from({ length: nfe }, (_, i): S.StepDecision =>
-  i === 0 || i === nfe - 1 ? { prediction: 'data', order: 1 } // warm-up and lower order at the end
-  : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2' }) // x0 at the last two points, ½-midpoint rule
+  i === 0 || i === nfe - 1
+    ? { prediction: 'data', order: 1 } // warm-up and lower order at the end
+    : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2' },
+) // x0 at the last two points, ½-midpoint rule
 const mine = S.make(Grid.logSNR(nfe), steps, 'my-2m')
 
 const ns = NoiseSchedule.vpLinear()

@@ -7,14 +7,19 @@ import { Float64, Gmm, Instr, NoiseSchedule, Program, Solvers, Step, Trace } fro
 import * as Tfjs from '../src/tfjs.ts'
 
 /** the damped oldest node: value(old) ← κ·value(old) + (1 − κ)·value(start), predictor updates with ≥ 2 nodes */
-const dampOldest = (kappa: number): Step.Combinator => (s) =>
-  Step.declare(`oldest node damped κ = ${kappa}`, {})(
-    Step.mapIntegrate((base) => (c, u, value) => {
-      const old = Math.min(...u.nodes)
-      if (u.role !== 'predictor' || u.nodes.length < 2 || old === c.startG) return base(c, u, value)
-      return base(c, u, (g, at) => (g === old ? Instr.plus(Instr.scale(kappa, value(g, at)), Instr.scale(1 - kappa, value(c.startG, at))) : value(g, at)))
-    })(s),
-  )
+const dampOldest =
+  (kappa: number): Step.Combinator =>
+  (s) =>
+    Step.declare(
+      `oldest node damped κ = ${kappa}`,
+      {},
+    )(
+      Step.mapIntegrate((base) => (c, u, value) => {
+        const old = Math.min(...u.nodes)
+        if (u.role !== 'predictor' || u.nodes.length < 2 || old === c.startG) return base(c, u, value)
+        return base(c, u, (g, at) => (g === old ? Instr.plus(Instr.scale(kappa, value(g, at)), Instr.scale(1 - kappa, value(c.startG, at))) : value(g, at)))
+      })(s),
+    )
 
 const ns = NoiseSchedule.vpLinear()
 const gmm = Gmm.random(3, 4, 7)
@@ -39,6 +44,11 @@ const x32 = Tfjs.run(damped, model)(x0).x
 const f32 = Tfjs.toFloat64(x32)
 tf.dispose([x0, x32])
 model.dispose()
-console.log(Trace.explain(damped).split('\n').filter((l) => l.includes('step 3 pred')).join('\n'))
+console.log(
+  Trace.explain(damped)
+    .split('\n')
+    .filter((l) => l.includes('step 3 pred'))
+    .join('\n'),
+)
 console.log(`mean L2 error vs a fine solve: dpmpp-3m ${err(base).toExponential(3)}, damped κ = 0.5 ${err(x64).toExponential(3)} (float64), ${err(f32).toExponential(3)} (tfjs)`)
 if (!(Math.abs(err(f32) - err(x64)) < 1e-3)) throw new Error('the two interpreters disagree')

@@ -3,9 +3,14 @@ import { Float64, Gmm, Grid, NoiseSchedule, Program, SolverSchedule as S, Solver
 
 const nfe = 8
 const steps = Array.from({ length: nfe }, (_, i): S.StepDecision =>
-  i === 0 ? { prediction: 'data', order: 1 }                                  // DDIM first step
-  : { prediction: 'data', order: Math.min(i + 1, 3),                          // exact λ-Lagrange, up to 3 nodes
-      ...(i < nfe - 1 ? { corrector: { mode: 'pseudo' } } : {}) })            // UniC-style corrector, free
+  i === 0
+    ? { prediction: 'data', order: 1 } // DDIM first step
+    : {
+        prediction: 'data',
+        order: Math.min(i + 1, 3), // exact λ-Lagrange, up to 3 nodes
+        ...(i < nfe - 1 ? { corrector: { mode: 'pseudo' } } : {}),
+      },
+) // UniC-style corrector, free
 const program = Program.compileOrThrow(NoiseSchedule.vpLinear(), 'eps')(S.make(Grid.logSNR(nfe), steps))
 const x0 = Float64.run(program, Gmm.eps(Gmm.random(3, 2, 7)))(Gmm.normals(2 * 16, 1)).x
 

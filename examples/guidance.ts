@@ -2,9 +2,9 @@
 // run by DPM-Solver++(2M) on float64 arrays and on tfjs tensors (wasm); the two agree to float32 precision.
 import * as tf from '@tensorflow/tfjs'
 import { Float64, Gmm, Guidance, NoiseSchedule, Program, Solvers } from '../src/index.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
-import * as TG from '../src/interpreters/TfjsGuidance.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
+import * as TG from '../src/run/TfjsGuidance.ts'
 
 const ns = NoiseSchedule.vpLinear()
 const data = Gmm.random(3, 4, 11) // the unconditional data; condition c shifts it: x0 + c
@@ -16,7 +16,14 @@ const xT = Gmm.normals(B * D, 1).map(Math.fround)
 
 // the conditional network: the exact ε of the shifted data, ε(x − α·c)
 const eps = Gmm.eps(data)
-const net: Guidance.Conditional<Float64Array> = { param: 'eps', call: (x, at, c) => eps(x.map((v, k) => v - at.alpha * c[k]!), at) }
+const net: Guidance.Conditional<Float64Array> = {
+  param: 'eps',
+  call: (x, at, c) =>
+    eps(
+      x.map((v, k) => v - at.alpha * c[k]!),
+      at,
+    ),
+}
 const I = Guidance.float64(D)
 const guided = Guidance.threshold(I)({ ratio: 0.995, max: 1.5 })(Guidance.cfgRescaled(I)({ w: 4, cond, uncond, rescale: 0.7 })(net))
 

@@ -1,14 +1,13 @@
 // Sample a shipped learned denoiser (no training needed) with DPM-Solver-v3 and DPM-Solver++ at NFE 8,
 // and compare both with a fine solve of the same learned ODE.
 import { Float64, Gmm, Program, Solvers } from '../src/index.ts'
-import * as Learned from '../src/Learned.ts'
+import * as Learned from '../src/models/Learned.ts'
 
 const model = Learned.load('spiral2d') // models/spiral2d.json: float32 weights, run here in float64
 const ems = Learned.loadEms('spiral2d') // models/spiral2d.ems.json: DPM-Solver-v3's statistics l, s, b
 const ns = Learned.scheduleOf(model)
 const xT = Gmm.normals(64 * model.D, 1)
-const sample = (id: string, nfe: number) =>
-  Float64.run(Program.compileOrThrow(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), Learned.eps(model))(xT).x
+const sample = (id: string, nfe: number) => Float64.run(Program.compileOrThrow(ns, 'eps', { ems })(Solvers.byId(id)!.build({ nfe })), Learned.eps(model))(xT).x
 
 const fine = sample('dpmpp-3m', 100) // within ~1e-3 of the exact endpoint of this ODE
 const err = (x: Float64Array) => Math.sqrt(x.reduce((a, v, k) => a + (v - fine[k]!) ** 2, 0) / (x.length / model.D))

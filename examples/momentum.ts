@@ -28,9 +28,7 @@ console.log(`guided Gaussian, NFE 15: max error PLMS-4 ${plms4.toExponential(2)}
 // TS-DPM-Solver++(2M) by hand: keep the shifted times (the next model call and λ-differences use them)
 const nfe = 10
 const shift: S.TimeShift = { window: 30, cutoff: 300, keep: true }
-const steps = Array.from({ length: nfe }, (_, i): S.StepDecision =>
-  i === 0 ? { prediction: 'data', order: 1 }
-  : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2', timeShift: shift }) // never shifted at step 0
+const steps = Array.from({ length: nfe }, (_, i): S.StepDecision => (i === 0 ? { prediction: 'data', order: 1 } : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2', timeShift: shift })) // never shifted at step 0
 const mine = S.make(Grid.logSNR(nfe), steps, 'my-ts-2m')
 const g = Gmm.random(3, 8, 7)
 const x8 = Gmm.normals(12 * 8, 2)

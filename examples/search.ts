@@ -2,7 +2,7 @@
 // DPM-Solver++(2M) on held-out start points. A tiny budget (600 evaluations, inline): a few seconds.
 import { Golden, Solvers } from '../src/index.ts'
 import { Evolution, Objective, Pool, Space } from '../src/search/index.ts'
-import * as Gmm from '../src/Gmm.ts'
+import * as Gmm from '../src/core/Gmm.ts'
 
 const g = Gmm.random(4, 8, 3) // an 8-D mixture of 4 Gaussians, exact score
 const problem: Golden.ProblemFile = {

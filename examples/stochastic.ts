@@ -29,7 +29,12 @@ const variance = (x: Float64Array, d: number) => {
   const m = x.filter((_, k) => k % 2 === d).reduce((a, b) => a + b, 0) / B
   return x.filter((_, k) => k % 2 === d).reduce((a, b) => a + (b - m) ** 2, 0) / (B - 1) / (p0.alpha ** 2 * exactVar(d) + p0.sigma ** 2)
 }
-for (const [id, nfe] of [['k-dpmpp-2m', 20], ['sde-dpmpp-2m', 20], ['sde-dpmpp-2m', 100], ['score-sde-pc', 200]] as const) {
+for (const [id, nfe] of [
+  ['k-dpmpp-2m', 20],
+  ['sde-dpmpp-2m', 20],
+  ['sde-dpmpp-2m', 100],
+  ['score-sde-pc', 200],
+] as const) {
   const x = run(id, nfe)
   console.log(`${id.padEnd(13)} NFE ${String(nfe).padStart(3)}: variance / exact = ${variance(x, 0).toFixed(3)}, ${variance(x, 1).toFixed(3)}`)
 }

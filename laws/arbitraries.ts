@@ -3,10 +3,10 @@
  * decision only uses the history available at its step (i + 1 points; a corrector i + 2).
  */
 import fc from 'fast-check'
-import type * as G from '../src/Grid.ts'
-import * as Grid from '../src/Grid.ts'
-import type { Basis, Relaxation } from '../src/Rule.ts'
-import * as S from '../src/SolverSchedule.ts'
+import type * as G from '../src/core/Grid.ts'
+import * as Grid from '../src/core/Grid.ts'
+import type { Basis, Relaxation } from '../src/core/Rule.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
 
 // -------------------------------------------------------------------------------------------------
 // utils
@@ -14,14 +14,13 @@ import * as S from '../src/SolverSchedule.ts'
 
 /** `{ key: v }` or `{}`: an optional key, absent rather than undefined */
 const opt = <K extends string, A>(key: K, arb: fc.Arbitrary<A>): fc.Arbitrary<{ readonly [k in K]?: A }> =>
-  fc.option(arb, { nil: undefined }).map((v) => (v === undefined ? {} : { [key]: v } as { readonly [k in K]: A }))
+  fc.option(arb, { nil: undefined }).map((v) => (v === undefined ? {} : ({ [key]: v } as { readonly [k in K]: A })))
 
 /** −1, −2, …, −avail */
 const history = (avail: number): ReadonlyArray<number> => Array.from({ length: avail }, (_, k) => -1 - k)
 
 /** `order` distinct history indices out of the `avail` newest, in random order */
-const arbNodes = (avail: number, order: number): fc.Arbitrary<ReadonlyArray<number>> =>
-  fc.shuffledSubarray([...history(avail)], { minLength: order, maxLength: order })
+const arbNodes = (avail: number, order: number): fc.Arbitrary<ReadonlyArray<number>> => fc.shuffledSubarray([...history(avail)], { minLength: order, maxLength: order })
 
 // -------------------------------------------------------------------------------------------------
 // grids
@@ -39,10 +38,11 @@ export const arbRelaxation: fc.Arbitrary<Relaxation> = fc.oneof(
 
 /** an optional split of `outer` intervals into 1–3 sub-intervals each, with an optional splitIn */
 const arbSplit = (outer: number) =>
-  fc.option(
-    fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: outer, maxLength: outer }), fc.option(fc.constantFrom<'lambda' | 't'>('lambda', 't'), { nil: undefined })),
-    { nil: undefined },
-  ).map((o) => (o === undefined ? {} : { split: o[0], ...(o[1] === undefined ? {} : { splitIn: o[1] }) }))
+  fc
+    .option(fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: outer, maxLength: outer }), fc.option(fc.constantFrom<'lambda' | 't'>('lambda', 't'), { nil: undefined })), {
+      nil: undefined,
+    })
+    .map((o) => (o === undefined ? {} : { split: o[0], ...(o[1] === undefined ? {} : { splitIn: o[1] }) }))
 
 /** the grid, or the grid ending at σ = 0 (final sigma0) */
 const withFinal = (g: G.Grid): fc.Arbitrary<G.Grid> => fc.boolean().map((f): G.Grid => (f ? { ...g, final: 'sigma0' } : g))
@@ -89,18 +89,13 @@ export const arbCorrector = (i: number, order: number, basis: Basis | undefined)
       // the default order (predictor + 1) must itself be valid, else the order is explicit
       const arbOrder = dflt <= max ? fc.option(fc.integer({ min: 1, max }), { nil: undefined }) : fc.integer({ min: 1, max })
       return arbOrder.chain((k) =>
-        fc
-          .tuple(
-            fc.option(arbNodes(i + 2, k ?? dflt), { nil: undefined }),
-            eff === 'lambda' ? opt('relaxation', arbRelaxation) : fc.constant({}),
-          )
-          .map(([nodes, relax]): S.Corrector => ({
-            mode,
-            ...(k === undefined ? {} : { order: k }),
-            ...(nodes === undefined ? {} : { nodes }),
-            ...(own === undefined ? {} : { basis: own }),
-            ...relax,
-          })),
+        fc.tuple(fc.option(arbNodes(i + 2, k ?? dflt), { nil: undefined }), eff === 'lambda' ? opt('relaxation', arbRelaxation) : fc.constant({})).map(([nodes, relax]): S.Corrector => ({
+          mode,
+          ...(k === undefined ? {} : { order: k }),
+          ...(nodes === undefined ? {} : { nodes }),
+          ...(own === undefined ? {} : { basis: own }),
+          ...relax,
+        })),
       )
     })
 
@@ -147,11 +142,7 @@ export const arbOptions: fc.Arbitrary<S.Options> = fc
 /** a valid schedule document on `grid`: one valid decision per interval */
 export const arbScheduleOn = (grid: G.Grid): fc.Arbitrary<S.SolverSchedule> =>
   fc
-    .tuple(
-      fc.tuple(...Array.from({ length: Grid.intervals(grid) }, (_, i) => arbStep(i))),
-      fc.option(fc.string({ maxLength: 12 }), { nil: undefined }),
-      fc.option(arbOptions, { nil: undefined }),
-    )
+    .tuple(fc.tuple(...Array.from({ length: Grid.intervals(grid) }, (_, i) => arbStep(i))), fc.option(fc.string({ maxLength: 12 }), { nil: undefined }), fc.option(arbOptions, { nil: undefined }))
     // a grid ending at σ = 0 already gives x̂0 = x: denoiseToZero is rejected there (codec checkFinal)
     .map(([steps, name, options]) => S.make(grid, steps, name, grid.final === 'sigma0' && options?.denoiseToZero === true ? { ...options, denoiseToZero: false } : options))
 

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict'
 import test from 'node:test'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as _ from '../src/codecs/SolverSchedule.ts'
-import * as Grid from '../src/Grid.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Program from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
+import * as _ from '../src/schedule/Codec.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Program from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import { arbSchedule } from './arbitraries.ts'
 
@@ -22,8 +22,7 @@ import { arbSchedule } from './arbitraries.ts'
 /** a message suggests a fix: it says what is expected or what to do */
 const FIX = /\b(expected|use|add|remove|give|set|swap|did you mean)\b/
 
-const issuesOf = (u: unknown): ReadonlyArray<_.Issue> =>
-  pipeLeft(_.decode(u))
+const issuesOf = (u: unknown): ReadonlyArray<_.Issue> => pipeLeft(_.decode(u))
 
 const pipeLeft = (r: E.Either<ReadonlyArray<_.Issue>, S.SolverSchedule>): ReadonlyArray<_.Issue> => (E.isLeft(r) ? r.left : [])
 
@@ -64,10 +63,7 @@ test('every named solver at nfe 2..25 on every grid kind (and every enumerated p
   const kinds: ReadonlyArray<Grid.Spacing> = ['time_uniform', 'logSNR', 'time_quadratic', 'karras']
   let count = 0
   for (const n of Solvers.all) {
-    const sets: ReadonlyArray<Readonly<Record<string, string>>> = [
-      {},
-      ...Object.entries(n.params).flatMap(([k, p]) => p.values.filter((v) => !v.startsWith('<')).map((v) => ({ [k]: v }))),
-    ]
+    const sets: ReadonlyArray<Readonly<Record<string, string>>> = [{}, ...Object.entries(n.params).flatMap(([k, p]) => p.values.filter((v) => !v.startsWith('<')).map((v) => ({ [k]: v })))]
     for (let nfe = 2; nfe <= 25; nfe++)
       for (const grid of kinds)
         for (const set of sets) {
@@ -99,7 +95,10 @@ const replaceAt = <A, B>(xs: ReadonlyArray<A>, j: number, v: B): ReadonlyArray<A
 const omit = <T extends object>(o: T, key: string): object => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key))
 
 /** a key no level allows: a random `x_…` name or a near miss of a real key */
-const arbKey = fc.oneof(fc.stringMatching(/^[a-z]{1,6}$/).map((k) => `x_${k}`), fc.constantFrom('orders', 'Order', 'spacings', 'mod', 'linar'))
+const arbKey = fc.oneof(
+  fc.stringMatching(/^[a-z]{1,6}$/).map((k) => `x_${k}`),
+  fc.constantFrom('orders', 'Order', 'spacings', 'mod', 'linar'),
+)
 
 /** the mutations applicable to s, each an arbitrary of a broken document */
 const mutations = (s: S.SolverSchedule): ReadonlyArray<fc.Arbitrary<Mutation>> => {
@@ -115,7 +114,9 @@ const mutations = (s: S.SolverSchedule): ReadonlyArray<fc.Arbitrary<Mutation>> =
     ...s.steps.flatMap((d, i): ReadonlyArray<readonly [string, (extra: Record<string, unknown>) => unknown]> => [
       [`steps[${i}]`, (x) => withStep(s, i, (dd) => ({ ...dd, ...x }))],
       ...(d.corrector === undefined ? [] : [[`steps[${i}].corrector`, (x: Record<string, unknown>) => withStep(s, i, (dd) => ({ ...dd, corrector: { ...dd.corrector, ...x } }))] as const]),
-      ...(typeof d.relaxation === 'object' ? [[`steps[${i}].relaxation`, (x: Record<string, unknown>) => withStep(s, i, (dd) => ({ ...dd, relaxation: { ...(typeof dd.relaxation === 'object' ? dd.relaxation : {}), ...x } }))] as const] : []),
+      ...(typeof d.relaxation === 'object'
+        ? [[`steps[${i}].relaxation`, (x: Record<string, unknown>) => withStep(s, i, (dd) => ({ ...dd, relaxation: { ...(typeof dd.relaxation === 'object' ? dd.relaxation : {}), ...x } }))] as const]
+        : []),
     ]),
     ...(s.options === undefined ? [] : [['options', (x: Record<string, unknown>) => ({ ...s, options: { ...s.options, ...x } })] as const]),
   ]
@@ -130,8 +131,12 @@ const mutations = (s: S.SolverSchedule): ReadonlyArray<fc.Arbitrary<Mutation>> =
   // wrong type or value at a field
   ms.push(
     fc.oneof(
-      fc.tuple(arbI, fc.constantFrom<unknown>('2', 0, -1, 1.5, null, true, [1])).map(([i, v]) => ({ what: 'wrong order', doc: withStep(s, i, (d) => ({ ...d, order: v })), path: `steps[${i}].order` })),
-      fc.tuple(arbI, fc.constantFrom<unknown>('eps', 'x0', 1, null)).map(([i, v]) => ({ what: 'wrong prediction', doc: withStep(s, i, (d) => ({ ...d, prediction: v })), path: `steps[${i}].prediction` })),
+      fc
+        .tuple(arbI, fc.constantFrom<unknown>('2', 0, -1, 1.5, null, true, [1]))
+        .map(([i, v]) => ({ what: 'wrong order', doc: withStep(s, i, (d) => ({ ...d, order: v })), path: `steps[${i}].order` })),
+      fc
+        .tuple(arbI, fc.constantFrom<unknown>('eps', 'x0', 1, null))
+        .map(([i, v]) => ({ what: 'wrong prediction', doc: withStep(s, i, (d) => ({ ...d, prediction: v })), path: `steps[${i}].prediction` })),
       fc.tuple(arbI, fc.constantFrom<unknown>('lagrange', 'Lambda', 2)).map(([i, v]) => ({ what: 'wrong basis', doc: withStep(s, i, (d) => ({ ...d, basis: v })), path: `steps[${i}].basis` })),
       fc.tuple(arbI, fc.constantFrom<unknown>('half', { linear: 'x' }, 0.5)).map(([i, v]) => ({
         what: 'wrong relaxation',
@@ -167,9 +172,7 @@ const mutations = (s: S.SolverSchedule): ReadonlyArray<fc.Arbitrary<Mutation>> =
   )
 
   // start, nodes, corrector nodes out of range; duplicate nodes; wrong number of nodes
-  ms.push(
-    fc.tuple(arbI, fc.nat(3)).map(([i, extra]) => ({ what: 'start out of range', doc: withStep(s, i, (d) => ({ ...d, start: -(i + 2) - extra })), path: `steps[${i}].start` })),
-  )
+  ms.push(fc.tuple(arbI, fc.nat(3)).map(([i, extra]) => ({ what: 'start out of range', doc: withStep(s, i, (d) => ({ ...d, start: -(i + 2) - extra })), path: `steps[${i}].start` })))
   ms.push(
     arbI.chain((i) => {
       const nodes = S.nodesOf(s.steps[i]!, i + 1)
@@ -301,10 +304,7 @@ const ddim = { prediction: 'data', order: 1 }
 
 test('messages: a string order, an unknown spacing, a misspelt key', () => {
   assert.equal(messageAt(doc([ddim, ddim, ddim, { prediction: 'data', order: '2' }]), 'steps[3].order'), 'got "2"; expected a positive integer')
-  assert.equal(
-    messageAt(doc([ddim], { spacing: 'linear', steps: 1 }), 'grid.spacing'),
-    'got "linear"; expected one of time_uniform, logSNR, time_quadratic, karras, explicit',
-  )
+  assert.equal(messageAt(doc([ddim], { spacing: 'linear', steps: 1 }), 'grid.spacing'), 'got "linear"; expected one of time_uniform, logSNR, time_quadratic, karras, explicit')
   assert.equal(
     messageAt(doc([ddim, { prediction: 'data', ordr: 2 }]), 'steps[1].ordr'),
     "unknown key 'ordr'; did you mean 'order'? (allowed keys here: prediction, order, start, nodes, basis, relaxation, halveSecondDerivative, corrector, ems, noise, churn, langevin, momentum, timeShift)",
@@ -314,7 +314,13 @@ test('messages: a string order, an unknown spacing, a misspelt key', () => {
 
 test('messages: step count, order above history, node out of range, duplicate node', () => {
   assert.equal(
-    messageAt(doc(Array.from({ length: 9 }, () => ddim), { spacing: 'logSNR', steps: 10 }), 'steps'),
+    messageAt(
+      doc(
+        Array.from({ length: 9 }, () => ddim),
+        { spacing: 'logSNR', steps: 10 },
+      ),
+      'steps',
+    ),
     'the grid has 10 intervals but 9 steps are given; add or remove steps',
   )
   assert.equal(messageAt(doc([{ prediction: 'data', order: 2 }, ddim]), 'steps[0].order'), 'order 2 needs 1 earlier evaluation and step 0 has none; use 1')
@@ -360,7 +366,10 @@ test('messages: basis ab limits, splitIn without split, a one-point explicit gri
 })
 
 test('an unknown key does not hide the cross-field issues of the rest of the document', () => {
-  const u = doc([{ prediction: 'data', order: 2 }, { prediction: 'data', order: 1, colour: 'red' }])
+  const u = doc([
+    { prediction: 'data', order: 2 },
+    { prediction: 'data', order: 1, colour: 'red' },
+  ])
   assert.deepEqual(
     issuesOf(u).map((i) => i.path),
     ['steps[1].colour', 'steps[0].order'],

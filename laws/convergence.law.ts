@@ -17,7 +17,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from './oracle.ts'
-import * as Prog from '../src/Program.ts'
+import * as Prog from '../src/run/Program.ts'
 import * as _ from '../src/solvers/index.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -44,26 +44,26 @@ const rungsOf = (id: string): ReadonlyArray<number> => (/^mrs-ode-/.test(id) ? O
  * order-2 outer step iff NFE ≡ 2 (mod 3) (otherwise a first-order remainder step caps the rate at 2);
  * two-NFE steps (singlestep-2, Heun, DPM-2) need an even NFE
  */
-const align = (id: string) => (n: number): number =>
-  /-3s$/.test(id) ? n - ((n + 1) % 3) : /-2s$|^heun$|^dpm2$/.test(id) ? n - (n % 2) : n
+const align =
+  (id: string) =>
+  (n: number): number =>
+    /-3s$/.test(id) ? n - ((n + 1) % 3) : /-2s$|^heun$|^dpm2$/.test(id) ? n - (n % 2) : n
 
 /** exact 3M (≥ 2.8) and reference 3M (∈ [1.8, 2.4]) */
 const exact3M: ReadonlyArray<string> = ['dpmpp-3m', 'dpm-3m', 'k-dpmpp-3m']
 const reference3M: ReadonlyArray<string> = ['dpmpp-3m-ref', 'dpm-3m-ref', 'k-dpmpp-3m-ref']
-
 
 // -------------------------------------------------------------------------------------------------
 // measurement
 // -------------------------------------------------------------------------------------------------
 
 /** the fitted order of a named solver on one grid kind and one problem (optionally with `set` parameters) */
-const measure = (
-  sv: _.Named,
-  grid: _.Named['defaultGrid'],
-  problem: O.Problem,
-  set: Readonly<Record<string, string>> = {},
-): E.Either<string, O.Fit> =>
-  O.fitOrder(rungsOf(sv.id).map(align(sv.id)).map((n) => O.sampleOf(sv.build({ nfe: n, grid, set }), problem, ns)))
+const measure = (sv: _.Named, grid: _.Named['defaultGrid'], problem: O.Problem, set: Readonly<Record<string, string>> = {}): E.Either<string, O.Fit> =>
+  O.fitOrder(
+    rungsOf(sv.id)
+      .map(align(sv.id))
+      .map((n) => O.sampleOf(sv.build({ nfe: n, grid, set }), problem, ns)),
+  )
 
 /** the grid kinds a solver is measured on: its own, and logSNR */
 const gridsOf = (sv: _.Named): ReadonlyArray<_.Named['defaultGrid']> => [...new Set([sv.defaultGrid, 'logSNR' as const])]
@@ -78,24 +78,23 @@ const pathwise = (sv: _.Named): boolean => !Prog.compileOrThrow(ns, 'eps')(sv.bu
 /** declared order 0: no convergent discretization to measure (the time-shift samplers move targets by a fixed 1/1000; laws/timeshift.law.ts) */
 const consistent = (sv: _.Named): boolean => sv.order > 0
 
-for (const sv of _.all.filter((s) => s.needs === undefined).filter(pathwise).filter(consistent)) {
-  const bound = exact3M.includes(sv.id)
-    ? '≥ 2.8'
-    : reference3M.includes(sv.id)
-      ? '∈ [1.8, 2.4]'
-      : `≥ ${sv.order} − 0.3`
+for (const sv of _.all
+  .filter((s) => s.needs === undefined)
+  .filter(pathwise)
+  .filter(consistent)) {
+  const bound = exact3M.includes(sv.id) ? '≥ 2.8' : reference3M.includes(sv.id) ? '∈ [1.8, 2.4]' : `≥ ${sv.order} − 0.3`
   test(`convergence: ${sv.id} slope ${bound}`, (t) => {
-    const rows = gridsOf(sv).flatMap((grid) =>
-      [gaussian, mixture].map((problem) => ({ grid, problem: problem.name.split('(')[0]!, fit: measure(sv, grid, problem) })),
-    )
+    const rows = gridsOf(sv).flatMap((grid) => [gaussian, mixture].map((problem) => ({ grid, problem: problem.name.split('(')[0]!, fit: measure(sv, grid, problem) })))
     const show = (f: E.Either<string, O.Fit>) => (E.isRight(f) ? f.right.order.toFixed(2) : f.left)
     t.diagnostic(rows.map((r) => `${r.grid}/${r.problem}: ${show(r.fit)}`).join('  '))
     for (const r of rows) {
       assert.ok(E.isRight(r.fit), `${sv.id} on ${r.grid}/${r.problem}: ${E.isLeft(r.fit) ? r.fit.left : ''}`)
       const k = r.fit.right.order
       const where = `${sv.id} on ${r.grid}/${r.problem}: measured order ${k.toFixed(3)}`
-      if (exact3M.includes(sv.id)) assert.ok(k >= 2.8, `${where} < 2.8`) // exact 3M: tolerance 0.2 below 3
-      else if (reference3M.includes(sv.id)) assert.ok(k >= 1.8 && k <= 2.4, `${where} ∉ [1.8, 2.4]`) // reference 3M ≈ 2 (solver-math §1.6)
+      if (exact3M.includes(sv.id))
+        assert.ok(k >= 2.8, `${where} < 2.8`) // exact 3M: tolerance 0.2 below 3
+      else if (reference3M.includes(sv.id))
+        assert.ok(k >= 1.8 && k <= 2.4, `${where} ∉ [1.8, 2.4]`) // reference 3M ≈ 2 (solver-math §1.6)
       else assert.ok(k >= sv.order - 0.3, `${where} < declared ${sv.order} − 0.3`) // tolerance 0.3 below the declared order
     }
   })

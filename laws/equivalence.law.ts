@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import type * as P from '../src/Parameterization.ts'
-import * as _ from '../src/Rule.ts'
-import * as S from '../src/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import type * as P from '../src/core/Parameterization.ts'
+import * as _ from '../src/core/Rule.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as U from '../src/solvers/UniPC.ts'
@@ -45,9 +45,15 @@ const arbRun = (withFlow: boolean, minN = 2, maxN = 12): fc.Arbitrary<Run> =>
 const xTOf = (r: Run): Float64Array => O.startFor(r.gmm, r.ns, r.seed)
 const pointsOf = (r: Run): ReadonlyArray<NS.Point> => Grid.resolve(r.ns)(r.grid).map(NS.point(r.ns))
 /** Float64 run of a schedule on the run's grid (the schedule's own grid is replaced) */
-const solve = (r: Run, param: P.Parameterization = 'eps') => (s: S.SolverSchedule): Float64Array =>
-  O.runOn(r.ns, r.gmm, param)({ ...s, grid: r.grid })(xTOf(r)).x
-const constant = (r: Run, d: S.StepDecision): S.SolverSchedule => S.make(r.grid, Array.from({ length: r.n }, () => d))
+const solve =
+  (r: Run, param: P.Parameterization = 'eps') =>
+  (s: S.SolverSchedule): Float64Array =>
+    O.runOn(r.ns, r.gmm, param)({ ...s, grid: r.grid })(xTOf(r)).x
+const constant = (r: Run, d: S.StepDecision): S.SolverSchedule =>
+  S.make(
+    r.grid,
+    Array.from({ length: r.n }, () => d),
+  )
 const stripCorrectors = (s: S.SolverSchedule): S.SolverSchedule => ({
   ...s,
   steps: s.steps.map(({ corrector: _c, ...d }) => d),
@@ -164,10 +170,7 @@ const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1))
 
 /** hh·φ_{k+1}(hh), k = 1…p, by UniPC's recursion a₁ = expm1(hh)/hh − 1, a_{k+1} = a_k/hh − 1/(k+1)! */
 const hPhis = (hh: number, p: number): ReadonlyArray<number> =>
-  Array.from({ length: p }).reduce<ReadonlyArray<number>>(
-    (acc, _u, i) => [...acc, i === 0 ? Math.expm1(hh) / hh - 1 : acc[i - 1]! / hh - 1 / factorial(i + 1)],
-    [],
-  )
+  Array.from({ length: p }).reduce<ReadonlyArray<number>>((acc, _u, i) => [...acc, i === 0 ? Math.expm1(hh) / hh - 1 : acc[i - 1]! / hh - 1 / factorial(i + 1)], [])
 
 /**
  * UniPC (solver-math §2.1–2.3) as coefficients on [m_s, m_older…, (m_t)]: ρ solves R·ρ = g with
@@ -212,9 +215,7 @@ const threeM = (st: Step, d2: number): _.Coefficients => {
     const D11 = (m2 - m3) / r1
     const D1 = D10 + (r0 / (r0 + r1)) * (D10 - D11)
     const D2 = (d2 * (D10 - D11)) / (r0 + r1)
-    return data
-      ? -t.alpha * phi1 * m1 + t.alpha * phi2 * D1 - t.alpha * phi3 * D2
-      : -t.sigma * phi1 * m1 - t.sigma * phi2 * D1 - t.sigma * phi3 * D2
+    return data ? -t.alpha * phi1 * m1 + t.alpha * phi2 * D1 - t.alpha * phi3 * D2 : -t.sigma * phi1 * m1 - t.sigma * phi2 * D1 - t.sigma * phi3 * D2
   }
   return {
     onStart: data ? t.sigma / s.sigma : t.alpha / s.alpha,
@@ -243,9 +244,7 @@ test('first order: DDIM(noise) = data form = ρ (Euler in σ̄) = t = ab, = hand
         ['hand Euler in σ̄', eulerSigmaBar(r)],
         ...(r.ns.name === 'flow' ? [['hand flow Euler', flowEuler(r)] as const] : []),
         ...(['noise', 'data'] as const).flatMap((prediction) =>
-          (['lambda', 'rho', 't', 'ab'] as const).map(
-            (basis) => [`${prediction}/${basis}`, solve(r)(constant(r, { prediction, order: 1, basis }))] as const,
-          ),
+          (['lambda', 'rho', 't', 'ab'] as const).map((basis) => [`${prediction}/${basis}`, solve(r)(constant(r, { prediction, order: 1, basis }))] as const),
         ),
       ]
       for (const [name, x] of variants) assert.ok(O.relErr(x, ref) <= 1e-10, `${name} vs DDIM on ${r.ns.name}: ${O.relErr(x, ref)}`) // 1e-10 relative
@@ -275,7 +274,12 @@ test("order-2 λ-Lagrange without relaxation = §1.5 'taylor' 2M (data and noise
   fc.assert(
     fc.property(arbRun(true, 2, 12), fc.constantFrom<P.Prediction>('data', 'noise'), (r, prediction) => {
       const s = Dpm.multistep({ nfe: r.n, prediction, order: 2, solverType: 'taylor' })
-      const hand = twoM(r, prediction, 'taylor', s.steps.map((d) => d.order))
+      const hand = twoM(
+        r,
+        prediction,
+        'taylor',
+        s.steps.map((d) => d.order),
+      )
       const x = solve(r)(s)
       assert.ok(O.relErr(x, hand) <= 1e-10, `taylor 2M vs hand: ${O.relErr(x, hand)}`) // 1e-10 relative
     }),
@@ -292,9 +296,7 @@ test('a corrector that ignores the new evaluation changes nothing (pseudo and re
       relaxation: fc.constantFrom<_.Relaxation>('none', 'dpmsolver-2', 'unipc-bh1', '0.5exp', '-0.5exp'),
       corrector: fc.option(fc.constantFrom<'pseudo' | 'reeval'>('pseudo', 'reeval'), { nil: undefined }),
     })
-  const arb = arbRun(true, 2, 10).chain((r) =>
-    fc.tuple(...Array.from({ length: r.n }, (_u, i) => arbDecision(i))).map((ds) => ({ r, ds })),
-  )
+  const arb = arbRun(true, 2, 10).chain((r) => fc.tuple(...Array.from({ length: r.n }, (_u, i) => arbDecision(i))).map((ds) => ({ r, ds })))
   fc.assert(
     fc.property(arb, ({ r, ds }) => {
       const plain = ds.map(({ prediction, order, basis, relaxation }): S.StepDecision => ({ prediction, order, basis, relaxation }))
@@ -323,8 +325,7 @@ test('parameterizations eps / x0 / v (and flow on the flow schedule) give the sa
         const run = (param: P.Parameterization) => O.runOn(r.ns, r.gmm, param)(s)(xTOf(r)).x
         const ref = run('eps')
         const others: ReadonlyArray<P.Parameterization> = r.ns.name === 'flow' ? ['x0', 'v', 'flow'] : ['x0', 'v']
-        for (const p of others)
-          assert.ok(O.relErr(run(p), ref) <= 1e-10, `${sv.id} on ${r.ns.name}, ${p} vs eps: ${O.relErr(run(p), ref)}`) // 1e-10 relative
+        for (const p of others) assert.ok(O.relErr(run(p), ref) <= 1e-10, `${sv.id} on ${r.ns.name}, ${p} vs eps: ${O.relErr(run(p), ref)}`) // 1e-10 relative
       },
     ),
     params,
@@ -409,7 +410,10 @@ test('Rule.coefficients (λ, t and ρ bases) integrate polynomials of degree < o
       const target = withTarget && n > 1 // multistep nodes (start and older points) or corrector nodes (… and the target)
       return fc.record({
         st: arbStep(target ? n - 2 : n - 1),
-        a: fc.array(fc.integer({ min: -1000, max: 1000 }).map((k) => k / 1000), { minLength: n, maxLength: n }),
+        a: fc.array(
+          fc.integer({ min: -1000, max: 1000 }).map((k) => k / 1000),
+          { minLength: n, maxLength: n },
+        ),
         basis: fc.constant(basis),
         withTarget: fc.constant(target),
       })

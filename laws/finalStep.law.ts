@@ -11,14 +11,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as MR from '../src/MeanReverting.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as _ from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as Codec from '../src/schedule/Codec.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as MR from '../src/models/MeanReverting.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as _ from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as O from './oracle.ts'
 
@@ -105,7 +105,9 @@ const arbCase: fc.Arbitrary<Case> = fc
     const t0 = r.extreme ? extremeT0(r.ns) : undefined
     const ns = t0 === undefined ? r.ns : NS.withRange(r.ns.T, t0)(r.ns)
     const grid: fc.Arbitrary<Grid.Grid> =
-      r.explicit && base.grid.split === undefined ? O.arbExplicit(ns, Grid.outerSteps(base.grid)) : fc.constant({ ...base.grid, ...(t0 === undefined || base.grid.spacing === 'explicit' ? {} : { t0 }) })
+      r.explicit && base.grid.split === undefined
+        ? O.arbExplicit(ns, Grid.outerSteps(base.grid))
+        : fc.constant({ ...base.grid, ...(t0 === undefined || base.grid.spacing === 'explicit' ? {} : { t0 }) })
     return grid.map((g): Case => ({
       id: `${r.sv.id} ${JSON.stringify(r.set)} nfe ${nfe} ${g.spacing} on ${ns.name}${t0 === undefined ? '' : ` t0 ${t0.toExponential(2)}`}, ${r.policy}`,
       ns,
@@ -136,7 +138,11 @@ test('no NaN/Inf: any named solver × grid × NFE 1–50 × final policy × nois
     fc.property(arbCase, (c) => {
       const issues = Codec.check(c.schedule)
       if (c.policy === 'sigma0+denoise') {
-        assert.deepEqual(issues.map((i) => i.path), ['options.denoiseToZero'], c.id)
+        assert.deepEqual(
+          issues.map((i) => i.path),
+          ['options.denoiseToZero'],
+          c.id,
+        )
         return
       }
       assert.deepEqual(issues, [], c.id)
@@ -157,7 +163,9 @@ test('grid.final sigma0: the last step (first order, data or noise form) returns
   const plain = runnable.filter((n) => {
     const s = n.build({ nfe: 6 })
     // x̂0 of the point before: a plain step from it on its own output (no corrector, noise, momentum EMA, time shift, restart)
-    return s.steps.every((d) => d.corrector === undefined && d.noise === undefined && d.churn === undefined && d.start === undefined && d.momentum === undefined && d.timeShift === undefined && d.langevin === undefined)
+    return s.steps.every(
+      (d) => d.corrector === undefined && d.noise === undefined && d.churn === undefined && d.start === undefined && d.momentum === undefined && d.timeShift === undefined && d.langevin === undefined,
+    )
   })
   fc.assert(
     fc.property(fc.constantFrom(...plain), fc.integer({ min: 2, max: 20 }), O.arbSpacing, fc.constantFrom(...SCHEDULES), O.arbGmm, fc.integer({ min: 1, max: 1e6 }), (sv, nfe, kind, ns, gmm, seed) => {

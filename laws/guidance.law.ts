@@ -10,17 +10,17 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
-import * as _ from '../src/Guidance.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as M from '../src/Model.ts'
-import * as L from '../src/Linear.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as P from '../src/Parameterization.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
-import * as TG from '../src/interpreters/TfjsGuidance.ts'
+import * as _ from '../src/models/Guidance.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as M from '../src/models/Model.ts'
+import * as L from '../src/core/Linear.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as P from '../src/core/Parameterization.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
+import * as TG from '../src/run/TfjsGuidance.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as O from './oracle.ts'
 
@@ -63,14 +63,23 @@ const pointOf = (c: Case): NS.Point => NS.point(c.ns)(c.t)
 /** the exact ε of the data shifted by c (per row): ε(x − α·c); c = 0 is the unconditional model */
 const shiftedNet = (g: Gmm.Gmm): _.Conditional<Float64Array> => {
   const eps = Gmm.eps(g)
-  return { param: 'eps', call: (x, at, c) => eps(x.map((v, k) => v - at.alpha * c[k]!), at) }
+  return {
+    param: 'eps',
+    call: (x, at, c) =>
+      eps(
+        x.map((v, k) => v - at.alpha * c[k]!),
+        at,
+      ),
+  }
 }
 
 /** the same conditional network with native output `p` (Model.as applied at fixed c) */
-const asParam = (p: P.Parameterization) => (net: _.Conditional<Float64Array>): _.Conditional<Float64Array> => ({
-  param: p,
-  call: (x, at, c) => M.as(L.float64, p)(M.make(net.param, (y, q) => net.call(y, q, c))).call(x, at),
-})
+const asParam =
+  (p: P.Parameterization) =>
+  (net: _.Conditional<Float64Array>): _.Conditional<Float64Array> => ({
+    param: p,
+    call: (x, at, c) => M.as(L.float64, p)(M.make(net.param, (y, q) => net.call(y, q, c))).call(x, at),
+  })
 
 /** a network that counts its calls and the rows it saw */
 const counting = (net: _.Conditional<Float64Array>, D: number) => {
@@ -177,42 +186,39 @@ const wide = (g: Gmm.Gmm, k: number): M.Model<Float64Array> => {
   })
 }
 
-const x0Of = (m: M.Model<Float64Array>) => (x: Float64Array, at: NS.Point): Float64Array => M.as(L.float64, 'x0')(m).call(x, at)
+const x0Of =
+  (m: M.Model<Float64Array>) =>
+  (x: Float64Array, at: NS.Point): Float64Array =>
+    M.as(L.float64, 'x0')(m).call(x, at)
 
 test('thresholding: per sample (batch = rows one by one), |x̂0| ≤ 1, s = clamp(torch-style quantile, min, max), identity when s = 1; in the model’s own parameterization', () => {
   fc.assert(
-    fc.property(
-      arbCase(),
-      fc.double({ min: 0.5, max: 8, noNaN: true }),
-      fc.double({ min: 0.5, max: 1, noNaN: true }),
-      fc.constantFrom(Infinity, 1.5),
-      (c, k, ratio, max) => {
-        const D = c.gmm.D
-        const I = _.float64(D)
-        const at = pointOf(c)
-        const base = wide(c.gmm, k)
-        const m = _.threshold(I)({ ratio, max })(base)
-        assert.equal(m.param, 'eps')
-        const x0 = x0Of(base)(c.x, at)
-        const got = x0Of(m)(c.x, at)
-        for (let b = 0; b < c.B; b++) {
-          const row = x0.subarray(b * D, (b + 1) * D)
-          const sorted = Array.from(row, Math.abs).sort((p, q) => p - q)
-          const pos = ratio * (D - 1)
-          const lo = Math.floor(pos)
-          const q = sorted[lo]! + (pos - lo) * ((sorted[Math.min(lo + 1, D - 1)] ?? 0) - sorted[lo]!) // torch.quantile, linear
-          const s = Math.min(max, Math.max(1, q))
-          row.forEach((v, d) => {
-            const want = Math.min(s, Math.max(-s, v)) / s
-            assert.ok(Math.abs(got[b * D + d]! - want) <= 1e-9, `row ${b} dim ${d}: ${got[b * D + d]} vs ${want}`) // re-derived through ε: rounding
-            assert.ok(Math.abs(got[b * D + d]!) <= 1 + 1e-9)
-          })
-          // per sample: the row alone gives the same
-          const alone = x0Of(m)(c.x.slice(b * D, (b + 1) * D), at)
-          assert.ok(O.maxAbs(alone, got.subarray(b * D, (b + 1) * D)) <= 1e-15, 'batch-invariant') // same arithmetic
-        }
-      },
-    ),
+    fc.property(arbCase(), fc.double({ min: 0.5, max: 8, noNaN: true }), fc.double({ min: 0.5, max: 1, noNaN: true }), fc.constantFrom(Infinity, 1.5), (c, k, ratio, max) => {
+      const D = c.gmm.D
+      const I = _.float64(D)
+      const at = pointOf(c)
+      const base = wide(c.gmm, k)
+      const m = _.threshold(I)({ ratio, max })(base)
+      assert.equal(m.param, 'eps')
+      const x0 = x0Of(base)(c.x, at)
+      const got = x0Of(m)(c.x, at)
+      for (let b = 0; b < c.B; b++) {
+        const row = x0.subarray(b * D, (b + 1) * D)
+        const sorted = Array.from(row, Math.abs).sort((p, q) => p - q)
+        const pos = ratio * (D - 1)
+        const lo = Math.floor(pos)
+        const q = sorted[lo]! + (pos - lo) * ((sorted[Math.min(lo + 1, D - 1)] ?? 0) - sorted[lo]!) // torch.quantile, linear
+        const s = Math.min(max, Math.max(1, q))
+        row.forEach((v, d) => {
+          const want = Math.min(s, Math.max(-s, v)) / s
+          assert.ok(Math.abs(got[b * D + d]! - want) <= 1e-9, `row ${b} dim ${d}: ${got[b * D + d]} vs ${want}`) // re-derived through ε: rounding
+          assert.ok(Math.abs(got[b * D + d]!) <= 1 + 1e-9)
+        })
+        // per sample: the row alone gives the same
+        const alone = x0Of(m)(c.x.slice(b * D, (b + 1) * D), at)
+        assert.ok(O.maxAbs(alone, got.subarray(b * D, (b + 1) * D)) <= 1e-15, 'batch-invariant') // same arithmetic
+      }
+    }),
     params,
   )
 })

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import type * as NS from '../src/NoiseSchedule.ts'
-import * as _ from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as S from '../src/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import type * as NS from '../src/core/NoiseSchedule.ts'
+import * as _ from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as O from './oracle.ts'
 
@@ -26,9 +26,7 @@ const arbSet = (sv: Solvers.Named): fc.Arbitrary<Readonly<Record<string, string>
   fc
     .tuple(
       ...Object.entries(sv.params).map(([k, p]) =>
-        fc.option(fc.constantFrom(...p.values.map((v) => (v === '<number>' ? '10' : v)), ...(p.values.includes('<number>') ? ['0', '3'] : [])), { nil: undefined }).map(
-          (v) => [k, v] as const,
-        ),
+        fc.option(fc.constantFrom(...p.values.map((v) => (v === '<number>' ? '10' : v)), ...(p.values.includes('<number>') ? ['0', '3'] : [])), { nil: undefined }).map((v) => [k, v] as const),
       ),
     )
     .map((kvs) => Object.fromEntries(kvs.filter((kv): kv is readonly [string, string] => kv[1] !== undefined)))
@@ -63,8 +61,7 @@ const arbCase: fc.Arbitrary<Case> = fc
       }
       const withOptions: S.SolverSchedule = { ...base, options }
       // an explicit λ-jittered grid with the same number of intervals, where the grid is not split
-      const grid: fc.Arbitrary<Grid.Grid> =
-        r.explicit && base.grid.split === undefined ? O.arbExplicit(r.ns, Grid.outerSteps(base.grid)) : fc.constant(base.grid)
+      const grid: fc.Arbitrary<Grid.Grid> = r.explicit && base.grid.split === undefined ? O.arbExplicit(r.ns, Grid.outerSteps(base.grid)) : fc.constant(base.grid)
       return grid.map((g): Case => ({ id: r.sv.id, ns: r.ns, gmm: r.gmm, seed: r.seed, schedule: { ...withOptions, grid: g } }))
     }),
   )
@@ -76,14 +73,17 @@ const params = { seed: 4242, numRuns: 300 } as const
 // -------------------------------------------------------------------------------------------------
 
 /** keep only the `d` most recent entries (largest ids: entries are numbered in evaluation order) */
-const truncate = (d: number) => <V>(s: _.State<V>): _.State<V> =>
-  s.entries.size <= d ? s : { ...s, entries: new Map([...s.entries].sort((a, b) => a[0] - b[0]).slice(-d)) }
+const truncate =
+  (d: number) =>
+  <V>(s: _.State<V>): _.State<V> =>
+    s.entries.size <= d ? s : { ...s, entries: new Map([...s.entries].sort((a, b) => a[0] - b[0]).slice(-d)) }
 
 /** fold the program with an instruction filter and a state map after each instruction */
-const fold = <V>(env: _.Env<V>, keep: (i: _.Instr) => boolean, after: (s: _.State<V>) => _.State<V>) => (p: _.Program) => (
-  xT: V,
-): _.State<V> =>
-  p.instrs.filter(keep).reduce((s, ins) => after(_.exec(env)(s, ins)), { x: xT, entries: new Map(), nfe: 0 } as _.State<V>)
+const fold =
+  <V>(env: _.Env<V>, keep: (i: _.Instr) => boolean, after: (s: _.State<V>) => _.State<V>) =>
+  (p: _.Program) =>
+  (xT: V): _.State<V> =>
+    p.instrs.filter(keep).reduce((s, ins) => after(_.exec(env)(s, ins)), { x: xT, entries: new Map(), nfe: 0 } as _.State<V>)
 
 /**
  * counts evaluations of the whole batch of `size` values as values evaluated / size: at per-sample times (a kept time
@@ -112,7 +112,11 @@ test('history: keeping only the historyDepth most recent entries gives the ident
       const env = F.env(Gmm.eps(c.gmm), { D: c.gmm.D }) // D: stochastic steps draw per-row noise
       const full = F.run(p, Gmm.eps(c.gmm), { D: c.gmm.D })(xT) // throws if a released entry is read
       const ring = fold(env, () => true, truncate(p.historyDepth))(p)(xT) // throws if an entry older than the depth is read
-      const hoard = fold(env, (i) => i.op !== 'drop', (s) => s)(p)(xT) // drops ignored: nothing released
+      const hoard = fold(
+        env,
+        (i) => i.op !== 'drop',
+        (s) => s,
+      )(p)(xT) // drops ignored: nothing released
       assert.ok(p.historyDepth >= 1, 'historyDepth ≥ 1')
       assert.equal(O.maxAbs(ring.x, full.x), 0, `${c.id}: depth ${p.historyDepth} is not enough`) // bitwise
       assert.equal(O.maxAbs(hoard.x, full.x), 0, `${c.id}: dropping entries changed the output`) // bitwise
@@ -127,7 +131,11 @@ test('history: at most historyDepth entries are alive after every instruction', 
       const p = _.compileOrThrow(c.ns, 'eps')(c.schedule)
       const env = F.env(Gmm.eps(c.gmm), { D: c.gmm.D })
       let most = 0
-      fold(env, () => true, (s) => ((most = Math.max(most, s.entries.size)), s))(p)(O.startFor(c.gmm, c.ns, c.seed))
+      fold(
+        env,
+        () => true,
+        (s) => ((most = Math.max(most, s.entries.size)), s),
+      )(p)(O.startFor(c.gmm, c.ns, c.seed))
       assert.equal(most, p.historyDepth, `${c.id}: ${most} entries alive, historyDepth ${p.historyDepth}`)
     }),
     params,
@@ -157,11 +165,8 @@ test('NFE: named solvers spend their budget (exactly, or one less for two-NFE st
     }
 })
 
-test(
-  'NFE: a final pseudo corrector followed by denoise-to-zero',
-  () => {
-    const s = Solvers.byId('unipc-bh2-2')!.build({ nfe: 6, set: { finalCorrector: 'true' } })
-    const d: S.SolverSchedule = { ...s, options: { denoiseToZero: true } }
-    assert.equal(S.nfe(d), _.compileOrThrow(O.schedules.vpLinear, 'eps')(d).nfe)
-  },
-)
+test('NFE: a final pseudo corrector followed by denoise-to-zero', () => {
+  const s = Solvers.byId('unipc-bh2-2')!.build({ nfe: 6, set: { finalCorrector: 'true' } })
+  const d: S.SolverSchedule = { ...s, options: { denoiseToZero: true } }
+  assert.equal(S.nfe(d), _.compileOrThrow(O.schedules.vpLinear, 'eps')(d).nfe)
+})

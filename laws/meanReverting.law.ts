@@ -13,16 +13,16 @@ import { test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as _ from '../src/MeanReverting.ts'
-import * as Noise from '../src/Noise.ts'
-import type * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import { effectiveSteps, type SolverSchedule } from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as _ from '../src/models/MeanReverting.ts'
+import * as Noise from '../src/core/Noise.ts'
+import type * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import { effectiveSteps, type SolverSchedule } from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as MRS from '../src/solvers/MeanReverting.ts'
 import * as O from './oracle.ts'
@@ -82,10 +82,7 @@ test('μ = 0, λ_∞ = 1 (α² + σ² = 1): MRS-ODE-1/2/3 (data, noise; exact an
       for (const t of Grid.resolve(vp)(c.grid)) assert.ok(Math.abs(vp.alpha(t) ** 2 + vp.sigma(t) ** 2 - 1) <= 1e-15) // float64 rounding
       for (const order of [1, 2, 3] as const) {
         const mrs = MRS.ode({ nfe: c.n, order, prediction, parity, eulerAtFinal: false })
-        const dpm =
-          order === 1
-            ? Dpm.ddim({ nfe: c.n, prediction })
-            : Dpm.multistep({ nfe: c.n, prediction, order, parity, lowerOrderFinalBelow: 10, solverType: 'taylor' })
+        const dpm = order === 1 ? Dpm.ddim({ nfe: c.n, prediction }) : Dpm.multistep({ nfe: c.n, prediction, order, parity, lowerOrderFinalBelow: 10, solverType: 'taylor' })
         const a = F.run(Prog.compileOrThrow(c.ns, 'eps')({ ...mrs, grid: c.grid }), _.eps(c.gmm, zero), { mu: zero })(c.xT).x
         const b = F.run(Prog.compileOrThrow(vp, 'eps')({ ...dpm, grid: c.grid }), Gmm.eps(c.gmm))(c.xT).x
         assert.equal(O.maxAbs(a, b), 0, `order ${order} ${prediction} ${parity}: bitwise (the μ terms add c·0)`) // exact
@@ -142,16 +139,16 @@ const mrsLoop = (c: Case, orders: ReadonlyArray<number>, prediction: 'data' | 'n
         const phi1 = 1 - Math.exp(-2 * h)
         const phi2 = 1 - phi1 / 2 / h
         return (
-          (t.sigma / s.sigma) * Math.exp(-h) * xv + t.alpha * phi1 * m0[j]! + (k >= 2 ? t.alpha * phi2 * D1![j]! : 0) + t.sigma * Math.sqrt(phi1) * z![j]! +
+          (t.sigma / s.sigma) * Math.exp(-h) * xv +
+          t.alpha * phi1 * m0[j]! +
+          (k >= 2 ? t.alpha * phi2 * D1![j]! : 0) +
+          t.sigma * Math.sqrt(phi1) * z![j]! +
           mu * (1 - (t.alpha / s.alpha) * Math.exp(-2 * h) - t.alpha * phi1)
         )
       }
       const phi1 = Math.expm1(h)
       const phi2 = phi1 / h - 1
-      return (
-        (t.alpha / s.alpha) * xv - 2 * t.sigma * phi1 * m0[j]! - (k >= 2 ? 2 * t.sigma * phi2 * D1![j]! : 0) + t.sigma * Math.sqrt(Math.expm1(2 * h)) * z![j]! +
-        mu * (1 - t.alpha / s.alpha)
-      )
+      return (t.alpha / s.alpha) * xv - 2 * t.sigma * phi1 * m0[j]! - (k >= 2 ? 2 * t.sigma * phi2 * D1![j]! : 0) + t.sigma * Math.sqrt(Math.expm1(2 * h)) * z![j]! + mu * (1 - t.alpha / s.alpha)
     })
   }
   return x
@@ -167,7 +164,13 @@ test('MRS reproduces the §10.3 updates with μ ≠ 0, λ_∞ ≠ 1: ODE orders 
       ]
       for (const [id, s, sde] of cases) {
         const mine = runMR(c, s, 'eps', seed)
-        const ref = mrsLoop(c, effectiveSteps(s).map((d) => d.order), prediction, sde, seed) // Euler at the final step: order 1 there
+        const ref = mrsLoop(
+          c,
+          effectiveSteps(s).map((d) => d.order),
+          prediction,
+          sde,
+          seed,
+        ) // Euler at the final step: order 1 there
         assert.ok(O.relErr(mine, ref) <= 1e-10, `${id} ${prediction} λ∞ ${c.ns.lambdaInf.toFixed(3)}: ${O.relErr(mine, ref)}`) // 1e-10 relative
       }
     }),
@@ -180,18 +183,20 @@ test('MRS reproduces the §10.3 updates with μ ≠ 0, λ_∞ ≠ 1: ODE orders 
 // -------------------------------------------------------------------------------------------------
 
 /** log p_t(x) of one row: Σ_k w_k N(x; α m_k + (1 − α)μ, diag(α² s_k² + σ²)), written out directly */
-const logDensity = (g: Gmm.Gmm, mu: ArrayLike<number>, at: NS.Point) => (x: ArrayLike<number>): number => {
-  const ls = g.weights.map((w, k) => {
-    let l = Math.log(w)
-    for (let d = 0; d < g.D; d++) {
-      const v = at.alpha ** 2 * g.variances[k]![d]! + at.sigma ** 2
-      l += -0.5 * Math.log(2 * Math.PI * v) - (x[d]! - at.alpha * g.means[k]![d]! - (1 - at.alpha) * mu[d]!) ** 2 / (2 * v)
-    }
-    return l
-  })
-  const m = Math.max(...ls)
-  return m + Math.log(ls.reduce((a, l) => a + Math.exp(l - m), 0))
-}
+const logDensity =
+  (g: Gmm.Gmm, mu: ArrayLike<number>, at: NS.Point) =>
+  (x: ArrayLike<number>): number => {
+    const ls = g.weights.map((w, k) => {
+      let l = Math.log(w)
+      for (let d = 0; d < g.D; d++) {
+        const v = at.alpha ** 2 * g.variances[k]![d]! + at.sigma ** 2
+        l += -0.5 * Math.log(2 * Math.PI * v) - (x[d]! - at.alpha * g.means[k]![d]! - (1 - at.alpha) * mu[d]!) ** 2 / (2 * v)
+      }
+      return l
+    })
+    const m = Math.max(...ls)
+    return m + Math.log(ls.reduce((a, l) => a + Math.exp(l - m), 0))
+  }
 
 test('exact mixture score under MR: ε̂ = −σ_t·∇log p_t(x) of the shifted mixture (central differences, 1e-6)', () => {
   fc.assert(
@@ -221,16 +226,11 @@ test('exact mixture score under MR: ε̂ = −σ_t·∇log p_t(x) of the shifted
 
 test('noise / data / velocity (v = λ_∞·α·ε − (σ/λ_∞)·(x0 − μ)) models give the same MRS trajectory, ODE and SDE', () => {
   fc.assert(
-    fc.property(
-      arbCase(),
-      fc.constantFrom<'data' | 'noise'>('data', 'noise'),
-      fc.constantFrom<'ode-3' | 'sde-2'>('ode-3', 'sde-2'),
-      (c, prediction, which) => {
-        const s = which === 'ode-3' ? MRS.ode({ nfe: c.n, order: 3, prediction }) : MRS.sde({ nfe: c.n, order: 2, prediction })
-        const ref = runMR(c, s, 'eps')
-        for (const p of ['x0', 'v'] as const) assert.ok(O.relErr(runMR(c, s, p), ref) <= 1e-10, `${which} ${prediction} ${p} vs eps: ${O.relErr(runMR(c, s, p), ref)}`) // 1e-10 relative
-      },
-    ),
+    fc.property(arbCase(), fc.constantFrom<'data' | 'noise'>('data', 'noise'), fc.constantFrom<'ode-3' | 'sde-2'>('ode-3', 'sde-2'), (c, prediction, which) => {
+      const s = which === 'ode-3' ? MRS.ode({ nfe: c.n, order: 3, prediction }) : MRS.sde({ nfe: c.n, order: 2, prediction })
+      const ref = runMR(c, s, 'eps')
+      for (const p of ['x0', 'v'] as const) assert.ok(O.relErr(runMR(c, s, p), ref) <= 1e-10, `${which} ${prediction} ${p} vs eps: ${O.relErr(runMR(c, s, p), ref)}`) // 1e-10 relative
+    }),
     params,
   )
 })
@@ -277,7 +277,13 @@ test('MRS-ODE converges to the exact endpoint: fitted slope ≥ order − 0.3 (l
 
 /** the fixed panel: K4 D2, K4 D8, K8 D16 × seeds 1–4 (component std 0.1–0.3), 16 rows, μ ~ N(0, 0.25), α_T = 0.005 (DA-CLIP/MRS config) */
 export const panel = (lambdaInf: number) =>
-  ([[4, 2], [4, 8], [8, 16]] as const).flatMap(([K, D]) =>
+  (
+    [
+      [4, 2],
+      [4, 8],
+      [8, 16],
+    ] as const
+  ).flatMap(([K, D]) =>
     [1, 2, 3, 4].map((seed) => {
       const ns = _.schedule({ lambdaInf, alphaT: 0.005 })
       const gmm = Gmm.random(K, D, seed, 0.1, 0.3)

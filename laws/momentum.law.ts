@@ -15,15 +15,15 @@ import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as C from '../src/codecs/SolverSchedule.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as T from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
+import * as C from '../src/schedule/Codec.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
+import * as T from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
 import * as _ from '../src/solvers/Momentum.ts'
 import * as O from './oracle.ts'
 
@@ -51,7 +51,10 @@ const arbRun = (minN = 2, maxN = 14): fc.Arbitrary<Run> =>
 const xTOf = (r: Run): Float64Array => O.startFor(r.gmm, r.ns, r.seed)
 const pointsOf = (r: Run): ReadonlyArray<NS.Point> => Grid.resolve(r.ns)(r.grid).map(NS.point(r.ns))
 /** Float64 run of a schedule on the run's grid */
-const solve = (r: Run) => (s: S.SolverSchedule): Float64Array => O.runOn(r.ns, r.gmm)({ ...s, grid: r.grid })(xTOf(r)).x
+const solve =
+  (r: Run) =>
+  (s: S.SolverSchedule): Float64Array =>
+    O.runOn(r.ns, r.gmm)({ ...s, grid: r.grid })(xTOf(r)).x
 
 /** the exact model's ε and x0 at a point */
 const predictions = (gmm: Gmm.Gmm, x: Float64Array, p: NS.Point) => {
@@ -71,11 +74,15 @@ const mixer = (order: number, ets: ReadonlyArray<Vec>, b: number): Vec => {
   const e = (j: number) => ets[ets.length - j]!
   const k = Math.min(order, ets.length)
   const w =
-    k === 1 ? [b]
-    : k === 2 ? [(2 + b) / 2, -(2 - b) / 2]
-    : k === 3 ? [(18 + 5 * b) / 12, -(24 - 8 * b) / 12, (6 - b) / 12]
-    : k === 4 ? [(46 + 9 * b) / 24, -(78 - 19 * b) / 24, (42 - 5 * b) / 24, -(10 - b) / 24]
-    : [(1650 + 251 * b) / 720, -(3420 - 646 * b) / 720, (2880 - 264 * b) / 720, -(1380 - 106 * b) / 720, (270 - 19 * b) / 720]
+    k === 1
+      ? [b]
+      : k === 2
+        ? [(2 + b) / 2, -(2 - b) / 2]
+        : k === 3
+          ? [(18 + 5 * b) / 12, -(24 - 8 * b) / 12, (6 - b) / 12]
+          : k === 4
+            ? [(46 + 9 * b) / 24, -(78 - 19 * b) / 24, (42 - 5 * b) / 24, -(10 - b) / 24]
+            : [(1650 + 251 * b) / 720, -(3420 - 646 * b) / 720, (2880 - 264 * b) / 720, -(1380 - 106 * b) / 720, (270 - 19 * b) / 720]
   return e(1).map((_v, q) => w.reduce((s, c, j) => s + c * e(j + 1)[q]!, 0) / b)
 }
 
@@ -83,74 +90,84 @@ const mixer = (order: number, ets: ReadonlyArray<Vec>, b: number): Vec => {
  * PLMSWithHBScheduler / PLMSWithNTScheduler / GHVBScheduler ('scale' output): vel ← ε₀ at the first call;
  * x_{n+1} = (x_n/α_n + (ρ_{n+1} − ρ_n)·u_n)·α_{n+1}, ρ = σ/α (§5.1, §5.3)
  */
-const plmsRef = (kind: 'plms' | 'hb' | 'nt' | 'ghvb', k: number, beta: number) => (r: Run): Vec => {
-  const pts = pointsOf(r)
-  let x = xTOf(r)
-  let vel: Vec | undefined
-  const ets: Vec[] = []
-  const push = (v: Vec) => {
-    ets.push(v)
-    if (ets.length > k) ets.shift()
-  }
-  for (let i = 0; i + 1 < pts.length; i++) {
-    const [s, t] = [pts[i]!, pts[i + 1]!]
-    const eps = predictions(r.gmm, x, s).eps
-    vel ??= eps
-    let u: Vec
-    if (kind === 'ghvb') {
-      vel = axpy(1 - beta, vel, beta, eps)
-      push(vel)
-      u = mixer(k, ets, beta)
-    } else {
-      push(eps)
-      const prime = mixer(k, ets, 1)
-      if (kind === 'plms') u = prime
-      else {
-        vel = axpy(1 - beta, vel, beta, prime)
-        u = kind === 'hb' ? vel : axpy(1 - beta, vel, beta, prime)
-      }
+const plmsRef =
+  (kind: 'plms' | 'hb' | 'nt' | 'ghvb', k: number, beta: number) =>
+  (r: Run): Vec => {
+    const pts = pointsOf(r)
+    let x = xTOf(r)
+    let vel: Vec | undefined
+    const ets: Vec[] = []
+    const push = (v: Vec) => {
+      ets.push(v)
+      if (ets.length > k) ets.shift()
     }
-    const d = t.sigma / t.alpha - s.sigma / s.alpha
-    x = x.map((v, q) => (v / s.alpha + d * u[q]!) * t.alpha)
+    for (let i = 0; i + 1 < pts.length; i++) {
+      const [s, t] = [pts[i]!, pts[i + 1]!]
+      const eps = predictions(r.gmm, x, s).eps
+      vel ??= eps
+      let u: Vec
+      if (kind === 'ghvb') {
+        vel = axpy(1 - beta, vel, beta, eps)
+        push(vel)
+        u = mixer(k, ets, beta)
+      } else {
+        push(eps)
+        const prime = mixer(k, ets, 1)
+        if (kind === 'plms') u = prime
+        else {
+          vel = axpy(1 - beta, vel, beta, prime)
+          u = kind === 'hb' ? vel : axpy(1 - beta, vel, beta, prime)
+        }
+      }
+      const d = t.sigma / t.alpha - s.sigma / s.alpha
+      x = x.map((v, q) => (v / s.alpha + d * u[q]!) * t.alpha)
+    }
+    return x
   }
-  return x
-}
 
 /**
  * DPM-Solver++(2M) 'midpoint' with lower_order_final (< 10 steps): diffusers' MomentumDPMSolverMultistepScheduler
  * (vel ← d = m₀ + ½D₁ at the first 2M step, order-1 steps plain) when `hb`; GHVB: vₙ = (1−β)vₙ₋₁ + β·mₙ from step 0,
  * the 2M update with D = (vₙ − vₙ₋₁)/r₀, order-1 steps on vₙ (P_1)
  */
-const dpm2mRef = (kind: 'hb' | 'ghvb', beta: number) => (r: Run): Vec => {
-  const pts = pointsOf(r)
-  const n = pts.length - 1
-  let x = xTOf(r)
-  let vel: Vec | undefined
-  const ms: Vec[] = []
-  const vs: Vec[] = []
-  for (let i = 0; i < n; i++) {
-    const [s, t] = [pts[i]!, pts[i + 1]!]
-    const m = predictions(r.gmm, x, s).x0
-    ms.push(m)
-    vs.push(i === 0 ? m : axpy(1 - beta, vs[i - 1]!, beta, m))
-    const h = t.lambda - s.lambda
-    const A = t.sigma / s.sigma
-    const B = -t.alpha * Math.expm1(-h)
-    const order = i === 0 || (n < 10 && i === n - 1) ? 1 : 2
-    if (order === 1) {
-      x = axpy(A, x, B, kind === 'ghvb' ? vs[i]! : m)
-      continue
+const dpm2mRef =
+  (kind: 'hb' | 'ghvb', beta: number) =>
+  (r: Run): Vec => {
+    const pts = pointsOf(r)
+    const n = pts.length - 1
+    let x = xTOf(r)
+    let vel: Vec | undefined
+    const ms: Vec[] = []
+    const vs: Vec[] = []
+    for (let i = 0; i < n; i++) {
+      const [s, t] = [pts[i]!, pts[i + 1]!]
+      const m = predictions(r.gmm, x, s).x0
+      ms.push(m)
+      vs.push(i === 0 ? m : axpy(1 - beta, vs[i - 1]!, beta, m))
+      const h = t.lambda - s.lambda
+      const A = t.sigma / s.sigma
+      const B = -t.alpha * Math.expm1(-h)
+      const order = i === 0 || (n < 10 && i === n - 1) ? 1 : 2
+      if (order === 1) {
+        x = axpy(A, x, B, kind === 'ghvb' ? vs[i]! : m)
+        continue
+      }
+      const r0 = (s.lambda - pts[i - 1]!.lambda) / h
+      if (kind === 'ghvb')
+        x = axpy(
+          A,
+          x,
+          B,
+          m.map((v, q) => v + (0.5 * (vs[i]![q]! - vs[i - 1]![q]!)) / r0),
+        )
+      else {
+        const diff = m.map((v, q) => v + (0.5 * (v - ms[i - 1]![q]!)) / r0)
+        vel = vel === undefined ? diff : axpy(1 - beta, vel, beta, diff)
+        x = axpy(A, x, B, vel)
+      }
     }
-    const r0 = (s.lambda - pts[i - 1]!.lambda) / h
-    if (kind === 'ghvb') x = axpy(A, x, B, m.map((v, q) => v + (0.5 * (vs[i]![q]! - vs[i - 1]![q]!)) / r0))
-    else {
-      const diff = m.map((v, q) => v + (0.5 * (v - ms[i - 1]![q]!)) / r0)
-      vel = vel === undefined ? diff : axpy(1 - beta, vel, beta, diff)
-      x = axpy(A, x, B, vel)
-    }
+    return x
   }
-  return x
-}
 
 /** solve a small system (for the UniPC reference; partial pivoting) */
 const linsolve = (A: number[][], b: number[]): number[] => {
@@ -175,65 +192,87 @@ const linsolve = (A: number[][], b: number[]): number[] => {
  * last). quirk: the predictor's EMA is overwritten by the raw value and the corrector's EMA is of d/σ_t;
  * clean (stepwise's default): both keep an EMA of d
  */
-const unipcRef = (p: number, beta: number, quirk: boolean) => (r: Run): Vec => {
-  const pts = pointsOf(r)
-  const n = pts.length - 1
-  const ms: Vec[] = []
-  let vp: Vec | undefined
-  let vc: Vec | undefined
-  /** B(h)-weighted update s → t on m₀ = ms[last] with `k` past points (+ the new output `mt` for UniC) */
-  const update = (x: Vec, si: number, t: NS.Point, k: number, mt: Vec | undefined): Vec => {
-    const s = pts[si]!
-    const m0 = ms[ms.length - 1]!
-    const h = t.lambda - s.lambda
-    const hh = -h
-    const hphi1 = Math.expm1(hh)
-    const Bh = Math.expm1(hh)
-    const rks: number[] = []
-    const D1s: Vec[] = []
-    for (let j = 1; j < k; j++) {
-      const rk = (pts[si - j]!.lambda - s.lambda) / h
-      rks.push(rk)
-      D1s.push(ms[ms.length - 1 - j]!.map((v, q) => (v - m0[q]!) / rk))
+const unipcRef =
+  (p: number, beta: number, quirk: boolean) =>
+  (r: Run): Vec => {
+    const pts = pointsOf(r)
+    const n = pts.length - 1
+    const ms: Vec[] = []
+    let vp: Vec | undefined
+    let vc: Vec | undefined
+    /** B(h)-weighted update s → t on m₀ = ms[last] with `k` past points (+ the new output `mt` for UniC) */
+    const update = (x: Vec, si: number, t: NS.Point, k: number, mt: Vec | undefined): Vec => {
+      const s = pts[si]!
+      const m0 = ms[ms.length - 1]!
+      const h = t.lambda - s.lambda
+      const hh = -h
+      const hphi1 = Math.expm1(hh)
+      const Bh = Math.expm1(hh)
+      const rks: number[] = []
+      const D1s: Vec[] = []
+      for (let j = 1; j < k; j++) {
+        const rk = (pts[si - j]!.lambda - s.lambda) / h
+        rks.push(rk)
+        D1s.push(ms[ms.length - 1 - j]!.map((v, q) => (v - m0[q]!) / rk))
+      }
+      rks.push(1)
+      const R: number[][] = []
+      const b: number[] = []
+      let hphik = hphi1 / hh - 1
+      let fact = 1
+      for (let i = 1; i <= k; i++) {
+        R.push(rks.map((rk) => rk ** (i - 1)))
+        b.push((hphik * fact) / Bh)
+        fact *= i + 1
+        hphik = hphik / hh - 1 / fact
+      }
+      let res: Vec
+      if (mt === undefined) {
+        const rhos =
+          k === 1
+            ? []
+            : k === 2
+              ? [0.5]
+              : linsolve(
+                  R.slice(0, -1).map((row) => row.slice(0, -1)),
+                  b.slice(0, -1),
+                )
+        res = m0.map((_v, q) => D1s.reduce((a, D, j) => a + rhos[j]! * D[q]!, 0))
+      } else {
+        const rhos = k === 1 ? [0.5] : linsolve(R, b)
+        res = m0.map((v, q) => D1s.reduce((a, D, j) => a + rhos[j]! * D[q]!, 0) + rhos[rhos.length - 1]! * (mt[q]! - v))
+      }
+      const val = m0.map((v, q) => (hphi1 * v + Bh * res[q]!) / t.sigma / hphi1) // d/σ_t
+      const ema = (prev: Vec | undefined, d: Vec): Vec => (prev === undefined ? d : axpy(1 - beta, prev, beta, d))
+      if (mt === undefined)
+        vp = quirk
+          ? val
+          : ema(
+              vp,
+              val.map((v) => v * t.sigma),
+            )
+      else
+        vc = quirk
+          ? ema(vc, val)
+          : ema(
+              vc,
+              val.map((v) => v * t.sigma),
+            )
+      const vel = mt === undefined ? vp! : vc!
+      return x.map((v, q) => (t.sigma / s.sigma) * v - t.alpha * hphi1 * vel[q]! * (quirk ? t.sigma : 1))
     }
-    rks.push(1)
-    const R: number[][] = []
-    const b: number[] = []
-    let hphik = hphi1 / hh - 1
-    let fact = 1
-    for (let i = 1; i <= k; i++) {
-      R.push(rks.map((rk) => rk ** (i - 1)))
-      b.push((hphik * fact) / Bh)
-      fact *= i + 1
-      hphik = hphik / hh - 1 / fact
+    let x = xTOf(r)
+    let last: { readonly x: Vec; readonly order: number } | undefined
+    for (let i = 0; i < n; i++) {
+      const m = predictions(r.gmm, x, pts[i]!).x0
+      if (last !== undefined) x = update(last.x, i - 1, pts[i]!, last.order, m)
+      ms.push(m)
+      const order = Math.min(p, i + 1, n - i)
+      last = { x, order }
+      x = update(x, i, pts[i + 1]!, order, undefined)
     }
-    let res: Vec
-    if (mt === undefined) {
-      const rhos = k === 1 ? [] : k === 2 ? [0.5] : linsolve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1))
-      res = m0.map((_v, q) => D1s.reduce((a, D, j) => a + rhos[j]! * D[q]!, 0))
-    } else {
-      const rhos = k === 1 ? [0.5] : linsolve(R, b)
-      res = m0.map((v, q) => D1s.reduce((a, D, j) => a + rhos[j]! * D[q]!, 0) + rhos[rhos.length - 1]! * (mt[q]! - v))
-    }
-    const val = m0.map((v, q) => (hphi1 * v + Bh * res[q]!) / t.sigma / hphi1) // d/σ_t
-    const ema = (prev: Vec | undefined, d: Vec): Vec => (prev === undefined ? d : axpy(1 - beta, prev, beta, d))
-    if (mt === undefined) vp = quirk ? val : ema(vp, val.map((v) => v * t.sigma))
-    else vc = quirk ? ema(vc, val) : ema(vc, val.map((v) => v * t.sigma))
-    const vel = mt === undefined ? vp! : vc!
-    return x.map((v, q) => (t.sigma / s.sigma) * v - t.alpha * hphi1 * vel[q]! * (quirk ? t.sigma : 1))
+    return x
   }
-  let x = xTOf(r)
-  let last: { readonly x: Vec; readonly order: number } | undefined
-  for (let i = 0; i < n; i++) {
-    const m = predictions(r.gmm, x, pts[i]!).x0
-    if (last !== undefined) x = update(last.x, i - 1, pts[i]!, last.order, m)
-    ms.push(m)
-    const order = Math.min(p, i + 1, n - i)
-    last = { x, order }
-    x = update(x, i, pts[i + 1]!, order, undefined)
-  }
-  return x
-}
 
 // -------------------------------------------------------------------------------------------------
 // (a) neutral elements
@@ -291,9 +330,11 @@ test('PLMS/ρ-Euler: plms, hb, nt, ghvb = momentum-diffusion’s AdamBmixer sche
       fc.double({ min: 0.05, max: 1, noNaN: true }),
       (r, kind, k, beta) => {
         const s =
-          kind === 'plms' ? _.plmsK({ nfe: r.n, k })
-          : kind === 'ghvb' ? _.ghvb({ nfe: r.n, order: beta === 1 ? k : k - 1 + beta, base: 'plms' })
-          : _.heavyBall({ nfe: r.n, kind, beta, base: 'plms', k })
+          kind === 'plms'
+            ? _.plmsK({ nfe: r.n, k })
+            : kind === 'ghvb'
+              ? _.ghvb({ nfe: r.n, order: beta === 1 ? k : k - 1 + beta, base: 'plms' })
+              : _.heavyBall({ nfe: r.n, kind, beta, base: 'plms', k })
         const b = kind === 'ghvb' ? _.ghvbOrder(beta === 1 ? k : k - 1 + beta).beta : beta // k − 1 + β rounds
         const d = O.relErr(solve(r)(s), plmsRef(kind, k, b)(r))
         worst = Math.max(worst, d)
@@ -385,12 +426,14 @@ export const guided = (o: { readonly w: number; readonly s2: number; readonly mu
     const ec = c(x, at)
     return eu.map((v, q) => (1 - o.w) * v + o.w * ec[q]!)
   }
-  const exact = (ns: NS.NoiseSchedule, t0: number, t1: number) => (x: Vec): Vec => {
-    const [a, b] = [NS.point(ns)(t0), NS.point(ns)(t1)]
-    const [r0, r1] = [a.sigma / a.alpha, b.sigma / b.alpha]
-    const k = ((1 + r1 * r1) / (1 + r0 * r0)) ** ((1 - o.w) / 2) * ((o.s2 + r1 * r1) / (o.s2 + r0 * r0)) ** (o.w / 2)
-    return x.map((v) => b.alpha * (o.mu + (v / a.alpha - o.mu) * k))
-  }
+  const exact =
+    (ns: NS.NoiseSchedule, t0: number, t1: number) =>
+    (x: Vec): Vec => {
+      const [a, b] = [NS.point(ns)(t0), NS.point(ns)(t1)]
+      const [r0, r1] = [a.sigma / a.alpha, b.sigma / b.alpha]
+      const k = ((1 + r1 * r1) / (1 + r0 * r0)) ** ((1 - o.w) / 2) * ((o.s2 + r1 * r1) / (o.s2 + r0 * r0)) ** (o.w / 2)
+      return x.map((v) => b.alpha * (o.mu + (v / a.alpha - o.mu) * k))
+    }
   return { model, exact }
 }
 

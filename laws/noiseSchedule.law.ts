@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import * as _ from '../src/NoiseSchedule.ts'
+import * as _ from '../src/core/NoiseSchedule.ts'
 
 const schedules: ReadonlyArray<readonly [_.NoiseSchedule, boolean]> = [
   [_.vpLinear(), true],

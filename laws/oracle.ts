@@ -6,13 +6,13 @@
  */
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import type * as P from '../src/Parameterization.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import type * as S from '../src/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import type * as P from '../src/core/Parameterization.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
+import type * as S from '../src/schedule/SolverSchedule.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -61,16 +61,18 @@ export const maxNorm = (a: ArrayLike<number>): number => {
 export const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => maxAbs(a, b) / Math.max(1, maxNorm(b))
 
 /** exact Gaussian PF-ODE flow: x_t − α_t μ0 = (x_s − α_s μ0)·sqrt((α_t² s0² + σ_t²)/(α_s² s0² + σ_s²)) */
-export const gaussianFlow = (mu0: number, s0sq: number) => (ns: NS.NoiseSchedule) => (s: number, t: number) => (
-  x: Float64Array,
-): Float64Array => {
-  const as = ns.alpha(s)
-  const ss = ns.sigma(s)
-  const at = ns.alpha(t)
-  const st = ns.sigma(t)
-  const k = Math.sqrt((at * at * s0sq + st * st) / (as * as * s0sq + ss * ss))
-  return x.map((v) => at * mu0 + (v - as * mu0) * k)
-}
+export const gaussianFlow =
+  (mu0: number, s0sq: number) =>
+  (ns: NS.NoiseSchedule) =>
+  (s: number, t: number) =>
+  (x: Float64Array): Float64Array => {
+    const as = ns.alpha(s)
+    const ss = ns.sigma(s)
+    const at = ns.alpha(t)
+    const st = ns.sigma(t)
+    const k = Math.sqrt((at * at * s0sq + st * st) / (as * as * s0sq + ss * ss))
+    return x.map((v) => at * mu0 + (v - as * mu0) * k)
+  }
 
 /** start points x_T ~ N(α_T μ, (α_T² s² + σ_T²)) drawn from standard normals (B·D of them) */
 const startPoints = (B: number, D: number, seed: number, ns: NS.NoiseSchedule, mu: number, s2: number): Float64Array => {
@@ -119,14 +121,7 @@ export const quad = (f: (x: number) => number, a: number, b: number, panels = 8)
 // -------------------------------------------------------------------------------------------------
 
 /** data N(μ0, s0² I) in D dims, B start points drawn for `ns`; the endpoint is the closed-form flow */
-export const gaussianProblem = (o: {
-  readonly D: number
-  readonly B: number
-  readonly mu0: number
-  readonly s0sq: number
-  readonly seed: number
-  readonly ns: NS.NoiseSchedule
-}): Problem => {
+export const gaussianProblem = (o: { readonly D: number; readonly B: number; readonly mu0: number; readonly s0sq: number; readonly seed: number; readonly ns: NS.NoiseSchedule }): Problem => {
   const xT = startPoints(o.B, o.D, o.seed, o.ns, o.mu0, o.s0sq)
   return {
     name: `gaussian(μ0=${o.mu0}, s0²=${o.s0sq})`,
@@ -137,13 +132,14 @@ export const gaussianProblem = (o: {
 }
 
 /** the fine-solve reference: exact (non-halved) DPM-Solver++(3M) with `steps` logSNR-uniform steps from tFrom to tTo */
-export const fineSolve = (gmm: Gmm.Gmm, steps = 4000) => (ns: NS.NoiseSchedule, tFrom: number, tTo: number) => (
-  xT: Float64Array,
-): Float64Array => {
-  const s = Dpm.multistep({ nfe: steps, prediction: 'data', order: 3 })
-  const grid: Grid.Grid = { spacing: 'logSNR', steps, T: tFrom, t0: tTo }
-  return F.run(Prog.compileOrThrow(ns, 'eps')({ ...s, grid }), Gmm.eps(gmm))(xT).x
-}
+export const fineSolve =
+  (gmm: Gmm.Gmm, steps = 4000) =>
+  (ns: NS.NoiseSchedule, tFrom: number, tTo: number) =>
+  (xT: Float64Array): Float64Array => {
+    const s = Dpm.multistep({ nfe: steps, prediction: 'data', order: 3 })
+    const grid: Grid.Grid = { spacing: 'logSNR', steps, T: tFrom, t0: tTo }
+    return F.run(Prog.compileOrThrow(ns, 'eps')({ ...s, grid }), Gmm.eps(gmm))(xT).x
+  }
 
 /** a random GMM (Gmm.random, component std in `std`) with B start points; the endpoint is a fine exact-3M solve, cached per (ns, range) */
 export const gmmProblem = (o: {
@@ -198,21 +194,18 @@ export const nativeModel = (gmm: Gmm.Gmm, param: P.Parameterization): F.Model =>
 }
 
 /** a Float64 run of a schedule on `ns` with the model in its native parameterization */
-export const runOn = (ns: NS.NoiseSchedule, gmm: Gmm.Gmm, param: P.Parameterization = 'eps') => (s: S.SolverSchedule) => (
-  xT: Float64Array,
-): F.Result => F.run(Prog.compileOrThrow(ns, param)(s), nativeModel(gmm, param), { D: gmm.D })(xT)
+export const runOn =
+  (ns: NS.NoiseSchedule, gmm: Gmm.Gmm, param: P.Parameterization = 'eps') =>
+  (s: S.SolverSchedule) =>
+  (xT: Float64Array): F.Result =>
+    F.run(Prog.compileOrThrow(ns, param)(s), nativeModel(gmm, param), { D: gmm.D })(xT)
 
 // -------------------------------------------------------------------------------------------------
 // destructors: errors and slopes
 // -------------------------------------------------------------------------------------------------
 
 /** the NFE counted by the Float64 interpreter and the max abs error of its endpoint vs the problem's endpoint */
-export const sampleOf = (
-  schedule: S.SolverSchedule,
-  problem: Problem,
-  ns: NS.NoiseSchedule,
-  param: P.Parameterization = 'eps',
-): Sample => {
+export const sampleOf = (schedule: S.SolverSchedule, problem: Problem, ns: NS.NoiseSchedule, param: P.Parameterization = 'eps'): Sample => {
   const prog = Prog.compileOrThrow(ns, param)(schedule)
   const r = F.run(prog, nativeModel(problem.gmm, param), { D: problem.gmm.D })(problem.xT)
   const exact = problem.endpoint(ns, prog.points[0]!.t, prog.points[prog.points.length - 1]!.t)
@@ -220,8 +213,7 @@ export const sampleOf = (
 }
 
 /** max abs error of the Float64 endpoint vs the problem's exact (Gaussian) or fine-solve (mixture) endpoint */
-export const errorOf = (schedule: S.SolverSchedule, problem: Problem, ns: NS.NoiseSchedule, param: P.Parameterization = 'eps'): number =>
-  sampleOf(schedule, problem, ns, param).err
+export const errorOf = (schedule: S.SolverSchedule, problem: Problem, ns: NS.NoiseSchedule, param: P.Parameterization = 'eps'): number => sampleOf(schedule, problem, ns, param).err
 
 /**
  * least-squares order = −slope of log err against log NFE over the samples with err ≥ `floor`
@@ -241,16 +233,17 @@ export const fitOrder = (samples: ReadonlyArray<Sample>, floor = 1e-11, minPoint
 }
 
 /** geometric NFE ladder from lo to hi with `count` rungs (integers, distinct) */
-export const ladder = (lo: number, hi: number, count: number): ReadonlyArray<number> =>
-  [...new Set(Array.from({ length: count }, (_, i) => Math.round(lo * (hi / lo) ** (i / (count - 1)))))]
+export const ladder = (lo: number, hi: number, count: number): ReadonlyArray<number> => [...new Set(Array.from({ length: count }, (_, i) => Math.round(lo * (hi / lo) ** (i / (count - 1)))))]
 
 // -------------------------------------------------------------------------------------------------
 // instances: noise schedules
 // -------------------------------------------------------------------------------------------------
 
 /** a schedule restricted to λ ∈ [lo, hi] (T = t(lo), t0 = t(hi)) */
-export const lambdaRange = (lo: number, hi: number) => (ns: NS.NoiseSchedule): NS.NoiseSchedule =>
-  NS.withRange(ns.tOfLambda(lo), ns.tOfLambda(hi))(ns)
+export const lambdaRange =
+  (lo: number, hi: number) =>
+  (ns: NS.NoiseSchedule): NS.NoiseSchedule =>
+    NS.withRange(ns.tOfLambda(lo), ns.tOfLambda(hi))(ns)
 
 /** the schedules the laws draw from, by name (flow only where the law allows it) */
 export const schedules: Readonly<Record<'vpLinear' | 'vpCosine' | 'vpDiscrete' | 've' | 'edm' | 'flow', NS.NoiseSchedule>> = {
@@ -263,21 +256,14 @@ export const schedules: Readonly<Record<'vpLinear' | 'vpCosine' | 'vpDiscrete' |
 }
 
 /** every schedule but flow */
-export const nonFlow: ReadonlyArray<NS.NoiseSchedule> = [
-  schedules.vpLinear,
-  schedules.vpCosine,
-  schedules.vpDiscrete,
-  schedules.ve,
-  schedules.edm,
-]
+export const nonFlow: ReadonlyArray<NS.NoiseSchedule> = [schedules.vpLinear, schedules.vpCosine, schedules.vpDiscrete, schedules.ve, schedules.edm]
 
 // -------------------------------------------------------------------------------------------------
 // instances: fast-check generators
 // -------------------------------------------------------------------------------------------------
 
 /** one of the noise schedules (flow included iff `withFlow`) */
-export const arbSchedule = (withFlow = true): fc.Arbitrary<NS.NoiseSchedule> =>
-  fc.constantFrom(...(withFlow ? [...nonFlow, schedules.flow] : nonFlow))
+export const arbSchedule = (withFlow = true): fc.Arbitrary<NS.NoiseSchedule> => fc.constantFrom(...(withFlow ? [...nonFlow, schedules.flow] : nonFlow))
 
 /** a random GMM: K ∈ [1, 4], D ∈ [1, 3], seed */
 export const arbGmm: fc.Arbitrary<Gmm.Gmm> = fc
@@ -285,8 +271,7 @@ export const arbGmm: fc.Arbitrary<Gmm.Gmm> = fc
   .map(({ K, D, seed }) => Gmm.random(K, D, seed))
 
 /** B start points for a GMM on `ns` (x_T ~ N(0, α_T²/2 + σ_T²)) */
-export const startFor = (gmm: Gmm.Gmm, ns: NS.NoiseSchedule, seed: number, B = 3): Float64Array =>
-  startPoints(B, gmm.D, seed, ns, 0, 0.5)
+export const startFor = (gmm: Gmm.Gmm, ns: NS.NoiseSchedule, seed: number, B = 3): Float64Array => startPoints(B, gmm.D, seed, ns, 0, 0.5)
 
 /** a spacing kind */
 export const arbSpacing: fc.Arbitrary<Grid.Spacing> = fc.constantFrom('time_uniform', 'logSNR', 'time_quadratic', 'karras')
@@ -307,4 +292,7 @@ export const arbExplicit = (ns: NS.NoiseSchedule, n: number): fc.Arbitrary<Grid.
 
 /** a grid of n intervals: one of the spacings or an explicit λ-jittered grid */
 export const arbGrid = (ns: NS.NoiseSchedule, n: number): fc.Arbitrary<Grid.Grid> =>
-  fc.oneof(arbSpacing.map((spacing): Grid.Grid => ({ spacing, steps: n })), arbExplicit(ns, n))
+  fc.oneof(
+    arbSpacing.map((spacing): Grid.Grid => ({ spacing, steps: n })),
+    arbExplicit(ns, n),
+  )

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Gmm from '../src/Gmm.ts'
-import type * as Golden from '../src/Golden.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import type * as Golden from '../src/interop/Golden.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as Codec from '../src/schedule/Codec.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as Ck from '../src/search/Checkpoint.ts'
 import * as Ev from '../src/search/Evolution.ts'
@@ -38,9 +38,7 @@ const problem: Golden.ProblemFile = (() => {
 })()
 
 /** the spaces the laws draw from: the full one and the times-only ablation */
-const arbSpace: fc.Arbitrary<_.Space> = fc
-  .tuple(fc.integer({ min: 2, max: 12 }), fc.boolean())
-  .map(([nfe, full]) => (full ? _.full(nfe) : _.timesOnly(nfe)))
+const arbSpace: fc.Arbitrary<_.Space> = fc.tuple(fc.integer({ min: 2, max: 12 }), fc.boolean()).map(([nfe, full]) => (full ? _.full(nfe) : _.timesOnly(nfe)))
 
 /** a candidate reached by the search's own moves: a random draw, then k mutations / crossovers with another draw */
 const arbReached = (sp: _.Space): fc.Arbitrary<_.Candidate> =>
@@ -106,16 +104,22 @@ const tiny = (space: _.Space, seed: number, budget: number, strategy: Ev.Strateg
 
 test('every random, mutated or crossed candidate is a valid document with exactly the budgeted NFE (VP linear and discrete)', () => {
   fc.assert(
-    fc.property(arbSpace.chain((sp) => fc.tuple(fc.constant(sp), arbReached(sp), fc.constantFrom(...SCHEDULES))), ([sp, c, ns]) => assertValid(ns, sp, c)),
+    fc.property(
+      arbSpace.chain((sp) => fc.tuple(fc.constant(sp), arbReached(sp), fc.constantFrom(...SCHEDULES))),
+      ([sp, c, ns]) => assertValid(ns, sp, c),
+    ),
     { seed: 20251127, numRuns: 300 },
   )
 })
 
 test('repair is idempotent and leaves reached candidates unchanged', () => {
   fc.assert(
-    fc.property(arbSpace.chain((sp) => fc.tuple(fc.constant(sp), arbReached(sp))), ([sp, c]) => {
-      assert.deepEqual(_.repair(sp)(c), c)
-    }),
+    fc.property(
+      arbSpace.chain((sp) => fc.tuple(fc.constant(sp), arbReached(sp))),
+      ([sp, c]) => {
+        assert.deepEqual(_.repair(sp)(c), c)
+      },
+    ),
     { seed: 7, numRuns: 200 },
   )
 })
@@ -141,10 +145,17 @@ test('arbitrary genomes (out-of-range orders, starts, nodes, gaps, correctors) a
     start: fc.integer({ min: -9, max: 2 }),
     nodes: fc.oneof(fc.constant<'default'>('default'), fc.array(fc.integer({ min: -9, max: 2 }), { maxLength: 6 })),
     basis: fc.constantFrom<_.Basis>('lambda', 't', 'rho'),
-    relaxation: fc.oneof(fc.constantFrom(..._.NAMED_RELAXATIONS, 'none' as const), fc.double({ noNaN: false }).map((linear) => ({ linear }))),
+    relaxation: fc.oneof(
+      fc.constantFrom(..._.NAMED_RELAXATIONS, 'none' as const),
+      fc.double({ noNaN: false }).map((linear) => ({ linear })),
+    ),
     corrector: fc.oneof(
       fc.constant<_.CorrectorGene>({ mode: 'none' }),
-      fc.record({ mode: fc.constantFrom<'pseudo' | 'reeval'>('pseudo', 'reeval'), order: fc.oneof(fc.constant<'default'>('default'), fc.integer({ min: -1, max: 9 })), relaxation: fc.constant('none' as const) }),
+      fc.record({
+        mode: fc.constantFrom<'pseudo' | 'reeval'>('pseudo', 'reeval'),
+        order: fc.oneof(fc.constant<'default'>('default'), fc.integer({ min: -1, max: 9 })),
+        relaxation: fc.constant('none' as const),
+      }),
     ),
   })
   fc.assert(
@@ -255,7 +266,12 @@ test('Nelder–Mead (ask/tell) minimises a shifted quadratic in 4 dimensions', (
 
 test('seeds keep their behaviours: fromSchedule carries noise, momentum and time shift into the genes (decisionOf gives them back)', () => {
   const ns = NS.vpLinear()
-  for (const [id, key] of [['hb', 'momentum'], ['ghvb', 'momentum'], ['ddim-eta', 'noise'], ['sde-dpmpp-2m', 'noise']] as const) {
+  for (const [id, key] of [
+    ['hb', 'momentum'],
+    ['ghvb', 'momentum'],
+    ['ddim-eta', 'noise'],
+    ['sde-dpmpp-2m', 'noise'],
+  ] as const) {
     const s = Solvers.byId(id)!.build({ nfe: 6, grid: 'logSNR' })
     const c = _.fromSchedule(ns, _.full(6))(s)
     const want = s.steps.filter((d) => d[key] !== undefined).length

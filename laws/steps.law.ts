@@ -9,12 +9,12 @@ import { test } from 'node:test'
 import * as E from 'fp-ts/lib/Either.js'
 import fc from 'fast-check'
 import * as tf from '@tensorflow/tfjs'
-import * as Gmm from '../src/Gmm.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as Trace from '../src/interpreters/Trace.ts'
-import * as S from '../src/SolverSchedule.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as Trace from '../src/run/Trace.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as Reg from '../src/steps/Registry.ts'
 import * as A from './arbitraries.ts'
@@ -36,13 +36,10 @@ const runF = (p: Prog.Program, x: Float64Array = xT): Float64Array => Prog.run(F
 /** the deepest history a step's combines read: i + 1 − (grid point of each entry read), corrector's new point excluded */
 const readDepth = (p: Prog.Program, i: number): number => {
   const pointOf = new Map(p.instrs.flatMap((ins) => (ins.op === 'eval' ? [[ins.id, ins.point] as const] : [])))
-  return Math.max(
-    0,
-    ...p.instrs.flatMap((ins) => (ins.op === 'combine' && ins.step === i ? ins.terms.flatMap(([, r]) => ('id' in r ? [i + 1 - pointOf.get(r.id)!] : [])) : [])),
-  )
+  return Math.max(0, ...p.instrs.flatMap((ins) => (ins.op === 'combine' && ins.step === i ? ins.terms.flatMap(([, r]) => ('id' in r ? [i + 1 - pointOf.get(r.id)!] : [])) : [])))
 }
 
-test('declared needs: S.nfe (from the steps\' needs) = Program.nfe = model calls; history, noise and capabilities cover what the program reads', () => {
+test("declared needs: S.nfe (from the steps' needs) = Program.nfe = model calls; history, noise and capabilities cover what the program reads", () => {
   const check = (s: S.SolverSchedule) => {
     const p = Prog.compileOrThrow(ns, 'eps')(s)
     let calls = 0
@@ -54,7 +51,11 @@ test('declared needs: S.nfe (from the steps\' needs) = Program.nfe = model calls
     steps.forEach((st, i) => assert.ok(readDepth(p, i) <= st.needs.history, `${s.name} step ${i}: reads ${readDepth(p, i)} points back, declares ${st.needs.history}`))
     const caps = new Set(steps.flatMap((st) => st.needs.capabilities))
     for (const c of p.needs) if (c !== 'mu') assert.ok(caps.has(c), `${s.name}: the program needs ${c}, no step declares it`)
-    if (p.usesNoise) assert.ok(steps.some((st) => st.needs.noise), `${s.name}: draws noise, no step declares it`)
+    if (p.usesNoise)
+      assert.ok(
+        steps.some((st) => st.needs.noise),
+        `${s.name}: draws noise, no step declares it`,
+      )
   }
   for (const sv of plain)
     for (const nfe of [1, 2, 5, 9]) {
@@ -77,11 +78,13 @@ const parseLine = (line: string): ReadonlyArray<readonly [number, string]> => {
   return out
 }
 
-test('explain = run: every combine line of every named solver, evaluated on the Float64 run\'s values, is what the run wrote (6 printed digits)', () => {
+test("explain = run: every combine line of every named solver, evaluated on the Float64 run's values, is what the run wrote (6 printed digits)", () => {
   for (const sv of plain)
     for (const nfe of [3, 6]) {
       const p = Prog.compileOrThrow(ns, 'eps')(sv.build({ nfe }))
-      const lines = Trace.explain(p).split('\n').filter((l) => /^\s+(step \d+ (?!eval)|denoise)/.test(l))
+      const lines = Trace.explain(p)
+        .split('\n')
+        .filter((l) => /^\s+(step \d+ (?!eval)|denoise)/.test(l))
       const combines = p.instrs.filter((ins): ins is Extract<Prog.Instr, { op: 'combine' }> => ins.op === 'combine')
       assert.equal(lines.length, combines.length, `${sv.id}: one explain line per combine`)
       // the run, recording the value of every name before each combine and what the combine wrote

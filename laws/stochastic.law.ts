@@ -16,16 +16,16 @@ import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
 import fc from 'fast-check'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as Noise from '../src/Noise.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as Noise from '../src/core/Noise.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as Codec from '../src/schedule/Codec.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as K from '../src/solvers/K.ts'
 import * as _ from '../src/solvers/Stochastic.ts'
@@ -42,8 +42,7 @@ const byId = (id: string): Solvers.Named => {
   if (n === undefined) throw new Error(`no solver ${id}`)
   return n
 }
-const build = (id: string, nfe: number, grid?: Grid.Spacing, set: Readonly<Record<string, string>> = {}): S.SolverSchedule =>
-  byId(id).build({ nfe, ...(grid === undefined ? {} : { grid }), set })
+const build = (id: string, nfe: number, grid?: Grid.Spacing, set: Readonly<Record<string, string>> = {}): S.SolverSchedule => byId(id).build({ nfe, ...(grid === undefined ? {} : { grid }), set })
 
 /** a random problem: noise schedule (flow too), mixture, B rows of x_T, a noise seed, steps and a spacing */
 interface Case {
@@ -57,14 +56,17 @@ interface Case {
 const arbCase = (minN = 2, maxN = 12, B = 4, withFlow = true): fc.Arbitrary<Case> =>
   fc
     .record({ ns: O.arbSchedule(withFlow), g: O.arbGmm, seed: fc.integer({ min: 0, max: 2 ** 40 }), n: fc.integer({ min: minN, max: maxN }), kind: O.arbSpacing })
-    .map((r) => ({ ...r, xT: O.startFor(r.g, r.ns, r.seed % 100_000 + 1, B) }))
+    .map((r) => ({ ...r, xT: O.startFor(r.g, r.ns, (r.seed % 100_000) + 1, B) }))
 
 /** Float64 run of a schedule with noise seed `seed` (rows from rowOffset) */
 const run = (c: Pick<Case, 'ns' | 'g'>, s: S.SolverSchedule, xT: Float64Array, seed: number, rowOffset = 0): Float64Array =>
   F.run(Prog.compileOrThrow(c.ns, 'eps')(s), Gmm.eps(c.g), { D: c.g.D, seed, rowOffset })(xT).x
 
 /** the draw z[step, stream] for the case's rows (what `Env.normal` returns) */
-const zOf = (c: Case) => (step: number, stream: number): Float64Array => Noise.normals(c.seed, { step, stream }, c.xT.length / c.g.D, c.g.D)
+const zOf =
+  (c: Case) =>
+  (step: number, stream: number): Float64Array =>
+    Noise.normals(c.seed, { step, stream }, c.xT.length / c.g.D, c.g.D)
 
 /** the model's ε̂ and x̂0 at a point */
 const predict = (g: Gmm.Gmm, x: Float64Array, p: NS.Point) => {
@@ -196,7 +198,11 @@ const kSdeLoop = (c: Case, grid: Grid.Grid, order: 2 | 3, eta: number, sNoise: n
   const hs: number[] = []
   pts.slice(0, -1).forEach((s, i) => {
     const t = pts[i + 1]!
-    const { x0 } = predict(c.g, xb.map((v) => v * s.alpha), s)
+    const { x0 } = predict(
+      c.g,
+      xb.map((v) => v * s.alpha),
+      s,
+    )
     const h = t.lambda - s.lambda
     const he = h * (eta + 1)
     const [d1, d2] = [den[0], den[1]]
@@ -259,7 +265,11 @@ const churnLoop = (c: Case, grid: Grid.Grid, sChurn: number, sTmin: number, sTma
     const z = zOf(c)(i, 1)
     const xb = x.map((v, k) => v / s.alpha + (gamma > 0 ? z[k]! * sNoise * Math.sqrt(sHat ** 2 - sb ** 2) : 0))
     const q = gamma > 0 ? NS.point(c.ns)(c.ns.tOfLambda(-Math.log(sHat))) : s
-    const { x0 } = predict(c.g, xb.map((v) => v * q.alpha), q)
+    const { x0 } = predict(
+      c.g,
+      xb.map((v) => v * q.alpha),
+      q,
+    )
     const sbT = t.sigma / t.alpha
     return xb.map((v, k) => t.alpha * (v + ((v - x0[k]!) / sHat) * (sbT - sHat)))
   })
@@ -291,7 +301,11 @@ const beta = (t: number): number => 0.1 + t * (20 - 0.1)
  * score_sde's PC sampler, literally: per step `steps` LangevinCorrector iterations (ε_L = 2a(r·‖z‖/‖ŝ‖)², norms per row,
  * batch-averaged, or expected), then ReverseDiffusionPredictor / EulerMaruyamaPredictor (η-generalized)
  */
-const pcLoop = (c: Case, grid: Grid.Grid, o: { readonly predictor: 'reverse-diffusion' | 'euler-maruyama'; readonly eta: number; readonly snr: number; readonly steps: number; readonly norms: 'expected' | 'sample' | 'batch' }): Float64Array => {
+const pcLoop = (
+  c: Case,
+  grid: Grid.Grid,
+  o: { readonly predictor: 'reverse-diffusion' | 'euler-maruyama'; readonly eta: number; readonly snr: number; readonly steps: number; readonly norms: 'expected' | 'sample' | 'batch' },
+): Float64Array => {
   const D = c.g.D
   const B = c.xT.length / D
   const rowNorms = (v: Float64Array): ReadonlyArray<number> => Array.from({ length: B }, (_, b) => Math.hypot(...v.subarray(b * D, (b + 1) * D)))
@@ -400,7 +414,11 @@ test('score-sde-pc with norms=batch (score_sde parity) couples the rows: documen
 /** a concrete value per parameter ('<number>' → 0, ½ or 1) */
 const arbSet = (sv: Solvers.Named): fc.Arbitrary<Readonly<Record<string, string>>> =>
   fc
-    .tuple(...Object.entries(sv.params).map(([k, p]) => fc.option(fc.constantFrom(...p.values.flatMap((v) => (v === '<number>' ? ['0', '0.5', '1'] : [v]))), { nil: undefined }).map((v) => [k, v] as const)))
+    .tuple(
+      ...Object.entries(sv.params).map(([k, p]) =>
+        fc.option(fc.constantFrom(...p.values.flatMap((v) => (v === '<number>' ? ['0', '0.5', '1'] : [v]))), { nil: undefined }).map((v) => [k, v] as const),
+      ),
+    )
     .map((kvs) => Object.fromEntries(kvs.filter((kv): kv is readonly [string, string] => kv[1] !== undefined)))
 
 test('noise matters iff Program.usesNoise (random parameters, including the neutral ones)', () => {
@@ -486,8 +504,7 @@ const zScores = (ns: NS.NoiseSchedule, x: Float64Array): ReadonlyArray<{ readonl
     mu: m.map((v) => p0.alpha * v),
     v: mixture.variances[k]!.map((s2) => p0.alpha ** 2 * s2 + p0.sigma ** 2),
   }))
-  const logp = (b: number, k: number): number =>
-    Math.log(comps[k]!.w) - 0.5 * comps[k]!.mu.reduce((a, m, d) => a + (x[b * 2 + d]! - m) ** 2 / comps[k]!.v[d]! + Math.log(comps[k]!.v[d]!), 0)
+  const logp = (b: number, k: number): number => Math.log(comps[k]!.w) - 0.5 * comps[k]!.mu.reduce((a, m, d) => a + (x[b * 2 + d]! - m) ** 2 / comps[k]!.v[d]! + Math.log(comps[k]!.v[d]!), 0)
   const groups = comps.map(() => [] as number[])
   for (let b = 0; b < N; b++) groups[[0, 1, 2].reduce((best, k) => (logp(b, k) > logp(b, best) ? k : best), 0)]!.push(b)
   return comps.flatMap((cp, k) => {
@@ -532,7 +549,10 @@ test('distribution: at 500 steps every family’s samples match the exact mixtur
   t.diagnostic(`largest |z| per solver: ${worst.join(', ')}`)
   // power: the same test rejects a sampler that is visibly off (DDPM at 10 steps)
   const coarse = zScores(ns, F.run(Prog.compileOrThrow(ns, 'eps')(build('ddpm', 10, 'logSNR')), Gmm.eps(mixture), { D: 2, seed: 5 })(xT).x)
-  assert.ok(coarse.some(({ z }) => Math.abs(z) > 4), 'DDPM at 10 steps passes the 4-SE test: the test has no power')
+  assert.ok(
+    coarse.some(({ z }) => Math.abs(z) > 4),
+    'DDPM at 10 steps passes the 4-SE test: the test has no power',
+  )
 })
 
 // -------------------------------------------------------------------------------------------------

@@ -8,15 +8,15 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
-import * as Gmm from '../src/Gmm.ts'
-import * as L from '../src/Linear.ts'
-import * as Noise from '../src/Noise.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as L from '../src/core/Linear.ts'
+import * as Noise from '../src/core/Noise.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
 import * as Solvers from '../src/solvers/index.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as _ from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
+import * as F from '../src/run/Float64.ts'
+import * as _ from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
 import { arbSpacing } from './arbitraries.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -208,12 +208,23 @@ test('a model turning NaN at call j stops the run at the step Float64 names, lea
         }
         return -2
       }
-      const expected = stepOf(() => F.run(c.p, nanFrom(Gmm.eps(c.g), (v) => v.fill(NaN)), { D: c.g.D })(c.xT))
+      const expected = stepOf(() =>
+        F.run(
+          c.p,
+          nanFrom(Gmm.eps(c.g), (v) => v.fill(NaN)),
+          { D: c.g.D },
+        )(c.xT),
+      )
       assert.ok(expected >= 0, `${c.id}: Float64 did not stop`)
       const model = TfjsGmm.eps(c.g)
       const xT = _.fromFloat64(c.xT, c.g.D)
       const baseline = tf.memory().numTensors
-      const got = stepOf(() => _.run(c.p, nanFrom(model, (v) => tf.tidy(() => tf.mul(v, NaN))))(xT))
+      const got = stepOf(() =>
+        _.run(
+          c.p,
+          nanFrom(model, (v) => tf.tidy(() => tf.mul(v, NaN))),
+        )(xT),
+      )
       assert.equal(got, expected, `${c.id}: NaN from call ${j}`)
       assert.equal(tf.memory().numTensors, baseline, `${c.id}: tensors left after the error`)
       tf.dispose([xT])
@@ -233,7 +244,11 @@ test('a finite x whose Σ overflows float32 passes the check (the scan clears it
     assert.doesNotThrow(() => check(fused, 3, 'predictor'), backend)
     assert.doesNotThrow(() => check(summed, 3, 'predictor'), backend)
     const inf = _.lincomb('fused')([[3, big]]) // 4.5e38 rounds to ∞
-    assert.throws(() => check(inf, 3, 'predictor'), (e: unknown) => e instanceof Error && 'step' in e && e.step === 3 && /Infinity at element 0/.test(e.message), backend)
+    assert.throws(
+      () => check(inf, 3, 'predictor'),
+      (e: unknown) => e instanceof Error && 'step' in e && e.step === 3 && /Infinity at element 0/.test(e.message),
+      backend,
+    )
     tf.dispose([big, fused, summed, inf])
   }
   await _.init('wasm')

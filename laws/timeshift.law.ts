@@ -16,18 +16,18 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
-import * as C from '../src/codecs/SolverSchedule.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as G from '../src/Guidance.ts'
-import * as MR from '../src/MeanReverting.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as T from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
-import * as Trace from '../src/interpreters/Trace.ts'
+import * as C from '../src/schedule/Codec.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as G from '../src/models/Guidance.ts'
+import * as MR from '../src/models/MeanReverting.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as F from '../src/run/Float64.ts'
+import * as T from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
+import * as Trace from '../src/run/Trace.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as Pndm from '../src/solvers/Pndm.ts'
 import * as _ from '../src/solvers/Momentum.ts'
@@ -72,7 +72,10 @@ const arbRun: fc.Arbitrary<Run> = fc
 
 const xTOf = (r: Run): Vec => O.startFor(r.gmm, r.ns, r.seed, r.B)
 const pointsOf = (r: Run): ReadonlyArray<NS.Point> => Grid.resolve(r.ns)(r.grid).map(NS.point(r.ns))
-const run = (r: Run) => (s: S.SolverSchedule): Vec => O.runOn(r.ns, r.gmm)({ ...s, grid: r.grid })(xTOf(r)).x
+const run =
+  (r: Run) =>
+  (s: S.SolverSchedule): Vec =>
+    O.runOn(r.ns, r.gmm)({ ...s, grid: r.grid })(xTOf(r)).x
 
 /** unbiased variance of a row (two passes, as Float64.rowStats) */
 const variance = (row: Vec): number => {
@@ -142,7 +145,12 @@ const tsPlms = (r: Run): Vec => {
     es.unshift(e)
     if (i === 0) {
       const e1 = eps(r, ddimRow(x, e, s, t), t)
-      x = ddimRow(x, e.map((v, q) => (v + e1[q]!) / 2), s, t)
+      x = ddimRow(
+        x,
+        e.map((v, q) => (v + e1[q]!) / 2),
+        s,
+        t,
+      )
       continue
     }
     const w = ab[Math.min(i + 1, 4) - 1]!
@@ -209,7 +217,10 @@ test('window 1, or cutoff ≥ 1000·T, is exactly the base solver: the same prog
       const shifted = { ...named(v.id).build({ nfe, set }), grid: r.grid }
       const base = { ...v.base(nfe), grid: r.grid }
       const p = Prog.compileOrThrow(r.ns, 'eps')(shifted)
-      assert.ok(p.instrs.every((ins) => ins.op !== 'combine' || ins.adapt === undefined), `${v.id}: no data-dependent instruction`)
+      assert.ok(
+        p.instrs.every((ins) => ins.op !== 'combine' || ins.adapt === undefined),
+        `${v.id}: no data-dependent instruction`,
+      )
       assert.equal(O.maxAbs(run(r)(shifted), run(r)(base)), 0, `${v.id} ${JSON.stringify(set)} on ${r.ns.name}`) // bitwise
     }),
     params,
@@ -266,7 +277,7 @@ const trace = (p: Prog.Program, env: Prog.Env<Vec>, xT: Vec, see: (s: Prog.State
     return Prog.exec(env)(s, ins)
   }, Prog.initial(xT))
 
-test('every kept time minimises |Var(x_b) − σ²(t̂)| over its window (brute force over the 1/1000 lattice, strictly between the row\'s start and the next point)', () => {
+test("every kept time minimises |Var(x_b) − σ²(t̂)| over its window (brute force over the 1/1000 lattice, strictly between the row's start and the next point)", () => {
   let checked = 0
   fc.assert(
     fc.property(arbRun, (r) => {
@@ -279,7 +290,10 @@ test('every kept time minimises |Var(x_b) − σ²(t̂)| over its window (brute 
         const g = ins.adapt.place.point
         const to = p.points[g]!
         const starts = st.times?.get(g - 1)
-        want.set(g, rowsOf(st.x, D).map((row, b) => pick(candidates(r.ns, r.window, to, starts?.[b] ?? p.points[g - 1]!, p.points[g + 1]), variance(row), to)))
+        want.set(
+          g,
+          rowsOf(st.x, D).map((row, b) => pick(candidates(r.ns, r.window, to, starts?.[b] ?? p.points[g - 1]!, p.points[g + 1]), variance(row), to)),
+        )
       })
       for (const [g, qs] of want) {
         const got = final.times?.get(g)
@@ -308,15 +322,23 @@ const keptTimes = (p: Prog.Program, m: Gmm.Gmm, xT: Vec): { readonly x: Vec; rea
 test('regression: VE, 29-step λ-jittered explicit grid ending within the window of t0, cutoff 0, D = 1: finite (was NaN at step 28)', () => {
   // D = 1: Var(x_b) = 0, so every row takes its window's cleanest candidate; point 28 (t ≈ 0.0148) has t0 = 0.001 in its window
   const ns = O.schedules.ve
-  const t = [1, 0.986352199013856, 0.972704398027712, 0.9044653930969924, 0.8908175921108483, 0.8771697911247043, 0.8089307861939846, 0.7952829852078407, 0.7816351842216966, 0.7242841292320601, 0.6560451243013404, 0.6423973233151964, 0.6287495223290525, 0.5605105173983328, 0.5468627164121888, 0.5165627235424055, 0.4483237186116857, 0.4336318580611655, 0.36539285313044584, 0.34689147183680835, 0.3332436708506643, 0.31591415812353374, 0.2946116489366832, 0.22637264400596346, 0.20760357501070534, 0.1929366092617526, 0.12577817833876306, 0.0830775120409891, 0.014838507110269444, 0.001]
+  const t = [
+    1, 0.986352199013856, 0.972704398027712, 0.9044653930969924, 0.8908175921108483, 0.8771697911247043, 0.8089307861939846, 0.7952829852078407, 0.7816351842216966, 0.7242841292320601,
+    0.6560451243013404, 0.6423973233151964, 0.6287495223290525, 0.5605105173983328, 0.5468627164121888, 0.5165627235424055, 0.4483237186116857, 0.4336318580611655, 0.36539285313044584,
+    0.34689147183680835, 0.3332436708506643, 0.31591415812353374, 0.2946116489366832, 0.22637264400596346, 0.20760357501070534, 0.1929366092617526, 0.12577817833876306, 0.0830775120409891,
+    0.014838507110269444, 0.001,
+  ]
   const p = Prog.compileOrThrow(ns, 'eps')({ ...named('time-shift-dpmpp-2m').build({ nfe: 29, set: { cutoff: '0' } }), grid: Grid.explicit(t) })
   const g = Gmm.random(2, 1, 1)
   const r = keptTimes(p, g, O.startFor(g, ns, 1, 3))
   assert.ok(r.x.every(Number.isFinite))
-  assert.ok(r.times.get(28)!.every((q) => q.lambda < p.points[29]!.lambda), 'point 28 kept strictly noisier than t0')
+  assert.ok(
+    r.times.get(28)!.every((q) => q.lambda < p.points[29]!.lambda),
+    'point 28 kept strictly noisier than t0',
+  )
 })
 
-test('kept times: each row\'s time at point g is strictly cleaner than its time at g − 1 and strictly noisier than point g + 1, t > 0; runs are finite', () => {
+test("kept times: each row's time at point g is strictly cleaner than its time at g − 1 and strictly noisier than point g + 1, t > 0; runs are finite", () => {
   let placed = 0
   const arb = fc
     .record({
@@ -391,7 +413,11 @@ test('one evaluation at per-sample times is one NFE: its calls partition the bat
       const ev = evaluations(pr, Gmm.eps(r.gmm), xTOf(r), r.gmm.D)
       for (const { calls, want } of ev.evals) {
         const rows = calls.flatMap((c) => c.rows).sort((a, b) => a - b)
-        assert.deepEqual(rows, want.map((_v, b) => b), `${id}: the calls of one evaluation cover every row exactly once`)
+        assert.deepEqual(
+          rows,
+          want.map((_v, b) => b),
+          `${id}: the calls of one evaluation cover every row exactly once`,
+        )
         for (const c of calls) for (const b of c.rows) assert.equal(c.t, want[b], `${id}: row ${b} evaluated at its own time`)
         assert.ok(calls.length === 1 || calls.every((c) => c.told), `${id}: calls on some rows are told which`)
         if (calls.length > 1) split++
@@ -406,7 +432,14 @@ test('one evaluation at per-sample times is one NFE: its calls partition the bat
 })
 
 /** a conditional network (Guidance.Conditional): ε of the mixture at x − α·c, c one row per sample */
-const shiftedNet = (g: Gmm.Gmm): G.Conditional<Vec> => ({ param: 'eps', call: (x, at, c) => Gmm.eps(g)(x.map((v, k) => v - at.alpha * c[k]!), at) })
+const shiftedNet = (g: Gmm.Gmm): G.Conditional<Vec> => ({
+  param: 'eps',
+  call: (x, at, c) =>
+    Gmm.eps(g)(
+      x.map((v, k) => v - at.alpha * c[k]!),
+      at,
+    ),
+})
 
 test('per-row conditional models follow the row subsets (MR μ, CFG conditions): the batch run = each row run alone; a model not told the rows fails clearly', () => {
   const mr = MR.schedule({ lambdaInf: 0.3 })
@@ -438,10 +471,16 @@ test('per-row conditional models follow the row subsets (MR μ, CFG conditions):
   const p = Prog.compileOrThrow(mr, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } }))
   const mu = Gmm.normals(18, 5)
   const xT = O.startFor(g, mr, 6, 6).map((v, k) => v + mu[k]!)
-  assert.throws(() => F.run(p, (x, at) => MR.eps(g, mu)(x, at), { D: 3, mu })(xT), /μ has 18 values, x has \d+ \(one condition row per sample; a model called on some rows must be told which: Subset\)/)
+  assert.throws(
+    () => F.run(p, (x, at) => MR.eps(g, mu)(x, at), { D: 3, mu })(xT),
+    /μ has 18 values, x has \d+ \(one condition row per sample; a model called on some rows must be told which: Subset\)/,
+  )
   const { take: _t, ...noTake } = G.float64(3)
   const guided = G.cfg(noTake)({ w: 3, cond: mu, uncond: new Float64Array(18) })(shiftedNet(g)).call
-  assert.throws(() => F.run(Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } })), guided, { D: 3 })(O.startFor(g, O.schedules.vpLinear, 6, 6)), /classifier-free guidance: the model is called on \d of 6 rows .*Batch\.take/)
+  assert.throws(
+    () => F.run(Prog.compileOrThrow(O.schedules.vpLinear, 'eps')(named('time-shift-dpmpp-2m').build({ nfe: 12, set: { cutoff: '0' } })), guided, { D: 3 })(O.startFor(g, O.schedules.vpLinear, 6, 6)),
+    /classifier-free guidance: the model is called on \d of 6 rows .*Batch\.take/,
+  )
 })
 
 // -------------------------------------------------------------------------------------------------
@@ -458,7 +497,10 @@ test('codec: after a kept shift, a step starting there cannot churn, run Langevi
   for (const [extra, key] of bad) {
     const steps = base.steps.map((d, i) => (i === 3 ? { ...d, order: 1, ...extra } : d))
     const issues = C.check({ ...base, steps })
-    assert.ok(issues.some((x) => x.path === `steps[3].${key}` && /steps\[2\]\.timeShift\.keep/.test(x.message)), JSON.stringify(issues))
+    assert.ok(
+      issues.some((x) => x.path === `steps[3].${key}` && /steps\[2\]\.timeShift\.keep/.test(x.message)),
+      JSON.stringify(issues),
+    )
   }
   assert.deepEqual(C.check(base), [])
   assert.ok(C.check({ ...base, steps: base.steps.map((d, i) => (i === 2 ? { ...d, momentum: { kind: 'hb', beta: 0.5 } } : d)) }).some((x) => x.path === 'steps[2].momentum'))
@@ -488,7 +530,9 @@ const margin = (p: Prog.Program, g: Gmm.Gmm, xT: Vec, D: number, ns: NS.NoiseSch
     const v = measured.kind === 'x' ? st.entries.get(measured.id)!.x : st.x
     const starts = st.times?.get(ins.step)
     rowsOf(v, D).forEach((row, b) => {
-      const ds = candidates(ns, w, info.to, starts?.[b] ?? p.points[ins.step]!, info.decision.timeShift!.keep === true ? p.points[ins.step + 2] : undefined).map((q) => Math.abs(variance(row) - q.sigma ** 2)).sort((a, c) => a - c)
+      const ds = candidates(ns, w, info.to, starts?.[b] ?? p.points[ins.step]!, info.decision.timeShift!.keep === true ? p.points[ins.step + 2] : undefined)
+        .map((q) => Math.abs(variance(row) - q.sigma ** 2))
+        .sort((a, c) => a - c)
       if (ds.length > 1) m = Math.min(m, ds[1]! - ds[0]!)
     })
   })

@@ -12,17 +12,17 @@ import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as _ from '../src/DpmV3.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Grid from '../src/Grid.ts'
-import * as L from '../src/Learned.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as S from '../src/SolverSchedule.ts'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TL from '../src/interpreters/TfjsLearned.ts'
+import * as _ from '../src/core/DpmV3.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Grid from '../src/core/Grid.ts'
+import * as L from '../src/models/Learned.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as S from '../src/schedule/SolverSchedule.ts'
+import * as Codec from '../src/schedule/Codec.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TL from '../src/run/TfjsLearned.ts'
 import * as Dpm from '../src/solvers/Dpm.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as V3 from '../src/solvers/Learned.ts'
@@ -82,32 +82,51 @@ const exactEms = (mu: ReadonlyArray<number>, s2: ReadonlyArray<number>, M: numbe
 }
 
 /** x_t − α_t·μ = (x_s − α_s·μ)·sqrt((α_t²s² + σ_t²)/(α_s²s² + σ_s²)), per dimension */
-const exactFlow = (mu: ReadonlyArray<number>, s2: ReadonlyArray<number>, from: NS.Point, to: NS.Point) => (x: Float64Array): Float64Array =>
-  x.map((v, k) => {
-    const d = k % mu.length
-    return to.alpha * mu[d]! + (v - from.alpha * mu[d]!) * Math.sqrt((to.alpha ** 2 * s2[d]! + to.sigma ** 2) / (from.alpha ** 2 * s2[d]! + from.sigma ** 2))
-  })
+const exactFlow =
+  (mu: ReadonlyArray<number>, s2: ReadonlyArray<number>, from: NS.Point, to: NS.Point) =>
+  (x: Float64Array): Float64Array =>
+    x.map((v, k) => {
+      const d = k % mu.length
+      return to.alpha * mu[d]! + (v - from.alpha * mu[d]!) * Math.sqrt((to.alpha ** 2 * s2[d]! + to.sigma ** 2) / (from.alpha ** 2 * s2[d]! + from.sigma ** 2))
+    })
 
 /** first-order steps on a logSNR grid of n steps, with or without ems */
 const firstOrder = (n: number, ems: boolean): S.SolverSchedule =>
-  S.make(Grid.logSNR(n), Array.from({ length: n }, (): S.StepDecision => ({ prediction: 'data', order: 1, ...(ems ? { ems: true } : {}) })))
+  S.make(
+    Grid.logSNR(n),
+    Array.from({ length: n }, (): S.StepDecision => ({ prediction: 'data', order: 1, ...(ems ? { ems: true } : {}) })),
+  )
 
 /** a Float64 probe of an exact mixture: Jᵀv and dε̂/dλ by central differences (δ = 1e-5) */
-const fdProbe = (g: Gmm.Gmm): _.Probe => (x, at, v) => {
-  const eps = Gmm.eps(g)
-  const e = eps(x, at)
-  const h = 1e-5
-  const minus = eps(x.map((y, k) => y - h * v[k]!), at)
-  const jtv = eps(x.map((y, k) => y + h * v[k]!), at).map((p, k) => (p - minus[k]!) / (2 * h))
-  const dx = x.map((y, k) => at.sigma ** 2 * y - at.sigma * e[k]!)
-  const pt = (lam: number): NS.Point => {
-    const t = ns.tOfLambda(lam)
-    return { t, alpha: ns.alpha(t), sigma: ns.sigma(t), lambda: lam }
+const fdProbe =
+  (g: Gmm.Gmm): _.Probe =>
+  (x, at, v) => {
+    const eps = Gmm.eps(g)
+    const e = eps(x, at)
+    const h = 1e-5
+    const minus = eps(
+      x.map((y, k) => y - h * v[k]!),
+      at,
+    )
+    const jtv = eps(
+      x.map((y, k) => y + h * v[k]!),
+      at,
+    ).map((p, k) => (p - minus[k]!) / (2 * h))
+    const dx = x.map((y, k) => at.sigma ** 2 * y - at.sigma * e[k]!)
+    const pt = (lam: number): NS.Point => {
+      const t = ns.tOfLambda(lam)
+      return { t, alpha: ns.alpha(t), sigma: ns.sigma(t), lambda: lam }
+    }
+    const up = eps(
+      x.map((y, k) => y + h * dx[k]!),
+      pt(at.lambda + h),
+    )
+    const down = eps(
+      x.map((y, k) => y - h * dx[k]!),
+      pt(at.lambda - h),
+    )
+    return { eps: e, jtv, deps: up.map((u, k) => (u - down[k]!) / (2 * h)) }
   }
-  const up = eps(x.map((y, k) => y + h * dx[k]!), pt(at.lambda + h))
-  const down = eps(x.map((y, k) => y - h * dx[k]!), pt(at.lambda - h))
-  return { eps: e, jtv, deps: up.map((u, k) => (u - down[k]!) / (2 * h)) }
-}
 
 // -------------------------------------------------------------------------------------------------
 // (a) degenerate EMS = DPM-Solver++ of the same order

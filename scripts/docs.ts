@@ -66,11 +66,20 @@ const moduleDoc = (sf: ts.SourceFile): string => {
   return firstParagraph(head.replace(/^\/\*\*|\*\/$/g, '').replace(/^\s*\* ?/gm, ''))
 }
 
-const isExported = (n: ts.Node): boolean =>
-  ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+const isExported = (n: ts.Node): boolean => ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
 
 const kindOf = (n: ts.Node): string =>
-  ts.isFunctionDeclaration(n) ? 'function' : ts.isInterfaceDeclaration(n) ? 'interface' : ts.isTypeAliasDeclaration(n) ? 'type' : ts.isClassDeclaration(n) ? 'class' : ts.isEnumDeclaration(n) ? 'enum' : 'const'
+  ts.isFunctionDeclaration(n)
+    ? 'function'
+    : ts.isInterfaceDeclaration(n)
+      ? 'interface'
+      : ts.isTypeAliasDeclaration(n)
+        ? 'type'
+        : ts.isClassDeclaration(n)
+          ? 'class'
+          : ts.isEnumDeclaration(n)
+            ? 'enum'
+            : 'const'
 
 /** the exports of one module file, in source order */
 export const exportsOf = (file: string): ReadonlyArray<Export> => {
@@ -111,7 +120,12 @@ export const modules = (root: string): ReadonlyArray<ModuleDoc> =>
       const title = e.name === '*' ? `\`${entry}\` (top level)` : `\`${entry}\` › ${e.name}`
       // the entry's line for a namespace: the module's first sentence
       const summary = `${e.kind === 'namespace' ? '' : 'everything of '}\`${childRel}\`${doc === '' ? '' : `: ${doc.split(/(?<=\.)\s/)[0]!.replace(/\.$/, '')}`}`
-      return [[{ ...e, doc: summary }, { title, file: childRel, doc, exports: exportsOf(childFile) }]]
+      return [
+        [
+          { ...e, doc: summary },
+          { title, file: childRel, doc, exports: exportsOf(childFile) },
+        ],
+      ]
     })
     const own: ModuleDoc = { title: `\`${entry}\``, file: rel, doc: moduleDoc(sf), exports: children.map(([e]) => e) }
     return [own, ...children.map(([, m]) => m)]
@@ -140,8 +154,7 @@ export const render = (ms: ReadonlyArray<ModuleDoc>): string => {
 }
 
 /** exports without a doc comment, as `file: name` */
-export const undocumented = (ms: ReadonlyArray<ModuleDoc>): ReadonlyArray<string> =>
-  ms.flatMap((m) => m.exports.filter((e) => e.doc === '').map((e) => `${m.file}: ${e.name}`))
+export const undocumented = (ms: ReadonlyArray<ModuleDoc>): ReadonlyArray<string> => ms.flatMap((m) => m.exports.filter((e) => e.doc === '').map((e) => `${m.file}: ${e.name}`))
 
 // -------------------------------------------------------------------------------------------------
 // main

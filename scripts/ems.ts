@@ -6,10 +6,10 @@
  */
 import { renameSync, writeFileSync } from 'node:fs'
 import * as path from 'node:path'
-import * as DpmV3 from '../src/DpmV3.ts'
-import * as L from '../src/Learned.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TL from '../src/interpreters/TfjsLearned.ts'
+import * as DpmV3 from '../src/core/DpmV3.ts'
+import * as L from '../src/models/Learned.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TL from '../src/run/TfjsLearned.ts'
 
 const arg = (k: string): string | undefined => {
   const i = process.argv.indexOf(`--${k}`)

@@ -8,9 +8,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as L from '../src/Learned.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TL from '../src/interpreters/TfjsLearned.ts'
+import * as L from '../src/models/Learned.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TL from '../src/run/TfjsLearned.ts'
 
 const arg = (k: string): string | undefined => {
   const i = process.argv.indexOf(`--${k}`)

@@ -43,7 +43,29 @@ test('golden --interpreter tfjs runs on wasm within float32 tolerance', () => {
 test('solvers lists the required ids; --show prints a document that validates, explains and samples', () => {
   const r = cli('solvers')
   assert.equal(r.code, 0, r.err)
-  for (const id of ['ddim', 'dpm-2s', 'dpm-3s', 'dpm-2m', 'dpm-3m', 'dpmpp-2s', 'dpmpp-3s', 'dpmpp-2m', 'dpmpp-3m', 'dpmpp-3m-ref', 'unipc-bh1-2', 'unipc-bh1-3', 'unipc-bh2-2', 'unipc-bh2-3', 'euler', 'heun', 'dpm2', 'lms', 'plms', 'ipndm', 'deis-tab3'])
+  for (const id of [
+    'ddim',
+    'dpm-2s',
+    'dpm-3s',
+    'dpm-2m',
+    'dpm-3m',
+    'dpmpp-2s',
+    'dpmpp-3s',
+    'dpmpp-2m',
+    'dpmpp-3m',
+    'dpmpp-3m-ref',
+    'unipc-bh1-2',
+    'unipc-bh1-3',
+    'unipc-bh2-2',
+    'unipc-bh2-3',
+    'euler',
+    'heun',
+    'dpm2',
+    'lms',
+    'plms',
+    'ipndm',
+    'deis-tab3',
+  ])
     assert.match(r.out, new RegExp(`^${id} `, 'm'), id)
   const show = cli('solvers', '--show', 'unipc-bh2-3', '--nfe', '7', '--grid', 'quadratic')
   assert.equal(show.code, 0, show.err)
@@ -58,7 +80,15 @@ test('solvers lists the required ids; --show prints a document that validates, e
   assert.equal(ex.code, 0, ex.err)
   assert.match(ex.out, /step 6 pred/)
   const x = path.join(tmp, 'x.json')
-  fs.writeFileSync(x, JSON.stringify({ data: [[0.1, -0.3], [1.5, 0.2]] }))
+  fs.writeFileSync(
+    x,
+    JSON.stringify({
+      data: [
+        [0.1, -0.3],
+        [1.5, 0.2],
+      ],
+    }),
+  )
   const o = path.join(tmp, 'o.json')
   const sm = cli('sample', '--problem', golden, '--schedule', s, '--xT', x, '--out', o)
   assert.equal(sm.code, 0, sm.err)
@@ -84,7 +114,17 @@ test('sample reproduces a golden run from its schedule document', () => {
 
 test('bad input: clear errors with paths, usage errors exit 2, nothing written', () => {
   const bad = path.join(tmp, 'bad.json')
-  fs.writeFileSync(bad, JSON.stringify({ format: 'stepwise-schedule/v1', grid: { spacing: 'logSNR', steps: 2 }, steps: [{ prediction: 'data', order: 2 }, { prediction: 'data', order: 1, colour: 'red' }] }))
+  fs.writeFileSync(
+    bad,
+    JSON.stringify({
+      format: 'stepwise-schedule/v1',
+      grid: { spacing: 'logSNR', steps: 2 },
+      steps: [
+        { prediction: 'data', order: 2 },
+        { prediction: 'data', order: 1, colour: 'red' },
+      ],
+    }),
+  )
   const v = cli('validate', bad)
   assert.equal(v.code, 1)
   assert.match(v.out, /steps\[0\]\.order/)

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as Plot from '../src/Plot.ts'
+import * as Plot from '../src/interop/Plot.ts'
 import * as Solvers from '../src/solvers/index.ts'
 import * as _ from '../src/cli/compare.ts'
 
@@ -93,8 +93,22 @@ test('Plot.loglog: escapes labels, drops non-positive points, marks decades', ()
     xLabel: 'x',
     yLabel: 'y',
     series: [
-      { label: 's<1>', points: [[1, 1e-3], [10, 1e-1], [100, 0], [1000, 10]] },
-      { label: "it's", points: [[2, 2], [20, Number.NaN]] },
+      {
+        label: 's<1>',
+        points: [
+          [1, 1e-3],
+          [10, 1e-1],
+          [100, 0],
+          [1000, 10],
+        ],
+      },
+      {
+        label: "it's",
+        points: [
+          [2, 2],
+          [20, Number.NaN],
+        ],
+      },
     ],
   })
   assert.ok(svg.startsWith('<svg') && wellFormed(svg))

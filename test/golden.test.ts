@@ -6,10 +6,10 @@ import * as assert from 'node:assert/strict'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { test } from 'node:test'
-import * as _ from '../src/Golden.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
+import * as _ from '../src/interop/Golden.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
 
 const dir = path.join(import.meta.dirname, 'golden')
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'))

@@ -10,18 +10,18 @@ import * as path from 'node:path'
 import { test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
-import * as B from '../src/Betas.ts'
-import * as _ from '../src/Diffusers.ts'
-import * as Gmm from '../src/Gmm.ts'
-import * as Interop from '../src/Interop.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as Codec from '../src/codecs/SolverSchedule.ts'
+import * as B from '../src/core/Betas.ts'
+import * as _ from '../src/interop/Diffusers.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as Interop from '../src/interop/Interop.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as Codec from '../src/schedule/Codec.ts'
 import { main } from '../src/cli/main.ts'
-import * as Backends from '../src/interpreters/Backends.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TM from '../src/interpreters/TfjsModel.ts'
+import * as Backends from '../src/run/Backends.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TM from '../src/run/TfjsModel.ts'
 import * as Solvers from '../src/solvers/index.ts'
 
 const root = path.join(import.meta.dirname, '..')
@@ -61,68 +61,66 @@ interface RefOpts {
   readonly finalZero: boolean
 }
 
-const refDpmMultistep = (o: RefOpts, eps: (x: Float64Array, a: number, s: number) => Float64Array) => (xT: Float64Array): Float64Array => {
-  const n = o.sigmas.length - 1
-  const as = (sb: number) => {
-    const a = 1 / Math.sqrt(1 + sb * sb)
-    const s = sb * a
-    return { a, s, l: Math.log(a) - Math.log(s) }
-  }
-  let x = xT
-  const outs: Float64Array[] = []
-  let lowerNums = 0
-  for (let i = 0; i < n; i++) {
-    const p0 = as(o.sigmas[i]!)
-    const e = eps(x, p0.a, p0.s)
-    const m = o.algo === 'dpmsolver++' ? x.map((xv, k) => (xv - p0.s * e[k]!) / p0.a) : e
-    outs.push(m)
-    const lof = i === n - 1 && (o.eulerAtFinal || (o.lowerOrderFinal && n < 15) || o.finalZero)
-    const los = i === n - 2 && o.lowerOrderFinal && n < 15
-    const pt = as(o.sigmas[i + 1]!)
-    const h = pt.l - p0.l
-    const m0 = outs[outs.length - 1]!
-    const k = o.order === 1 || lowerNums < 1 || lof ? 1 : o.order === 2 || lowerNums < 2 || los ? 2 : 3
-    const next = new Float64Array(x.length)
-    if (k === 1) {
-      for (let j = 0; j < x.length; j++)
-        next[j] = o.algo === 'dpmsolver++' ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]!
-    } else if (k === 2) {
-      const p1 = as(o.sigmas[i - 1]!)
-      const r0 = (p0.l - p1.l) / h
-      const m1 = outs[outs.length - 2]!
-      for (let j = 0; j < x.length; j++) {
-        const D0 = m0[j]!
-        const D1 = (m0[j]! - m1[j]!) / r0
-        if (o.algo === 'dpmsolver++')
-          next[j] =
-            (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * D0 + (o.solverType === 'midpoint' ? -0.5 * pt.a * Math.expm1(-h) * D1 : pt.a * (Math.expm1(-h) / h + 1) * D1)
-        else
-          next[j] =
-            (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * D0 - (o.solverType === 'midpoint' ? 0.5 * pt.s * Math.expm1(h) * D1 : pt.s * (Math.expm1(h) / h - 1) * D1)
-      }
-    } else {
-      const p1 = as(o.sigmas[i - 1]!)
-      const p2 = as(o.sigmas[i - 2]!)
-      const r0 = (p0.l - p1.l) / h
-      const r1 = (p1.l - p2.l) / h
-      const m1 = outs[outs.length - 2]!
-      const m2 = outs[outs.length - 3]!
-      for (let j = 0; j < x.length; j++) {
-        const D10 = (m0[j]! - m1[j]!) / r0
-        const D11 = (m1[j]! - m2[j]!) / r1
-        const D1 = D10 + (r0 / (r0 + r1)) * (D10 - D11)
-        const D2 = (D10 - D11) / (r0 + r1)
-        next[j] =
-          o.algo === 'dpmsolver++'
-            ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! + pt.a * (Math.expm1(-h) / h + 1) * D1 - pt.a * ((Math.expm1(-h) + h) / (h * h) - 0.5) * D2
-            : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]! - pt.s * (Math.expm1(h) / h - 1) * D1 - pt.s * ((Math.expm1(h) - h) / (h * h) - 0.5) * D2
-      }
+const refDpmMultistep =
+  (o: RefOpts, eps: (x: Float64Array, a: number, s: number) => Float64Array) =>
+  (xT: Float64Array): Float64Array => {
+    const n = o.sigmas.length - 1
+    const as = (sb: number) => {
+      const a = 1 / Math.sqrt(1 + sb * sb)
+      const s = sb * a
+      return { a, s, l: Math.log(a) - Math.log(s) }
     }
-    x = next
-    lowerNums = Math.min(lowerNums + 1, o.order)
+    let x = xT
+    const outs: Float64Array[] = []
+    let lowerNums = 0
+    for (let i = 0; i < n; i++) {
+      const p0 = as(o.sigmas[i]!)
+      const e = eps(x, p0.a, p0.s)
+      const m = o.algo === 'dpmsolver++' ? x.map((xv, k) => (xv - p0.s * e[k]!) / p0.a) : e
+      outs.push(m)
+      const lof = i === n - 1 && (o.eulerAtFinal || (o.lowerOrderFinal && n < 15) || o.finalZero)
+      const los = i === n - 2 && o.lowerOrderFinal && n < 15
+      const pt = as(o.sigmas[i + 1]!)
+      const h = pt.l - p0.l
+      const m0 = outs[outs.length - 1]!
+      const k = o.order === 1 || lowerNums < 1 || lof ? 1 : o.order === 2 || lowerNums < 2 || los ? 2 : 3
+      const next = new Float64Array(x.length)
+      if (k === 1) {
+        for (let j = 0; j < x.length; j++) next[j] = o.algo === 'dpmsolver++' ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]!
+      } else if (k === 2) {
+        const p1 = as(o.sigmas[i - 1]!)
+        const r0 = (p0.l - p1.l) / h
+        const m1 = outs[outs.length - 2]!
+        for (let j = 0; j < x.length; j++) {
+          const D0 = m0[j]!
+          const D1 = (m0[j]! - m1[j]!) / r0
+          if (o.algo === 'dpmsolver++')
+            next[j] = (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * D0 + (o.solverType === 'midpoint' ? -0.5 * pt.a * Math.expm1(-h) * D1 : pt.a * (Math.expm1(-h) / h + 1) * D1)
+          else next[j] = (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * D0 - (o.solverType === 'midpoint' ? 0.5 * pt.s * Math.expm1(h) * D1 : pt.s * (Math.expm1(h) / h - 1) * D1)
+        }
+      } else {
+        const p1 = as(o.sigmas[i - 1]!)
+        const p2 = as(o.sigmas[i - 2]!)
+        const r0 = (p0.l - p1.l) / h
+        const r1 = (p1.l - p2.l) / h
+        const m1 = outs[outs.length - 2]!
+        const m2 = outs[outs.length - 3]!
+        for (let j = 0; j < x.length; j++) {
+          const D10 = (m0[j]! - m1[j]!) / r0
+          const D11 = (m1[j]! - m2[j]!) / r1
+          const D1 = D10 + (r0 / (r0 + r1)) * (D10 - D11)
+          const D2 = (D10 - D11) / (r0 + r1)
+          next[j] =
+            o.algo === 'dpmsolver++'
+              ? (pt.s / p0.s) * x[j]! - pt.a * Math.expm1(-h) * m0[j]! + pt.a * (Math.expm1(-h) / h + 1) * D1 - pt.a * ((Math.expm1(-h) + h) / (h * h) - 0.5) * D2
+              : (pt.a / p0.a) * x[j]! - pt.s * Math.expm1(h) * m0[j]! - pt.s * (Math.expm1(h) / h - 1) * D1 - pt.s * ((Math.expm1(h) - h) / (h * h) - 0.5) * D2
+        }
+      }
+      x = next
+      lowerNums = Math.min(lowerNums + 1, o.order)
+    }
+    return x
   }
-  return x
-}
 
 const g = Gmm.random(3, 2, 11)
 const xT = Gmm.normals(2 * 16, 5)
@@ -173,7 +171,10 @@ test('Diffusers: the SD 1.5 DPMSolverMultistep config (Python JSON with -Infinit
   assert.equal(cv.solver, 'dpmpp-2m')
   assert.deepEqual(evalTimesteps(cv), [901, 811, 721, 631, 541, 451, 361, 271, 181, 91]) // leading: (1000 // 11)·k + steps_offset 1
   assert.deepEqual(cv.schedule.options, { denoiseToZero: true }) // final_sigmas_type zero
-  assert.deepEqual(cv.schedule.steps.map((s) => s.order), [1, 2, 2, 2, 2, 2, 2, 2, 2])
+  assert.deepEqual(
+    cv.schedule.steps.map((s) => s.order),
+    [1, 2, 2, 2, 2, 2, 2, 2, 2],
+  )
   assert.equal(cv.schedule.steps[1]!.relaxation, 'dpmsolver-2') // midpoint
   const d = Codec.decode(JSON.parse(JSON.stringify(Codec.encode(cv.schedule))))
   assert.ok(E.isRight(d), E.isLeft(d) ? Codec.format(d.left) : '')
@@ -264,7 +265,10 @@ test('Diffusers: Karras + final σ_min drops diffusers’ zero-length last step;
 test('Diffusers: UniPC, DDIM, Euler, PNDM and FlowMatch configs become the matching schedules', () => {
   const u = convert({ _class_name: 'UniPCMultistepScheduler', ...base, disable_corrector: [2] }, 8)
   assert.equal(u.solver, 'unipc-bh2-2')
-  assert.deepEqual(u.schedule.steps.map((s) => s.corrector !== undefined), [true, true, false, true, true, true, false]) // none at 2 (disabled), none before the step into σ = 0
+  assert.deepEqual(
+    u.schedule.steps.map((s) => s.corrector !== undefined),
+    [true, true, false, true, true, true, false],
+  ) // none at 2 (disabled), none before the step into σ = 0
   assert.deepEqual(u.schedule.options, { denoiseToZero: true })
   const dd = convert({ _class_name: 'DDIMScheduler', ...base, clip_sample: false, set_alpha_to_one: false, steps_offset: 1 }, 10)
   assert.deepEqual(evalTimesteps(dd), [901, 801, 701, 601, 501, 401, 301, 201, 101, 1])
@@ -274,7 +278,10 @@ test('Diffusers: UniPC, DDIM, Euler, PNDM and FlowMatch configs become the match
   assert.equal(eu.schedule.steps[0]!.basis, 'rho')
   const ek = convert({ _class_name: 'EulerDiscreteScheduler', ...base, use_karras_sigmas: true }, 10)
   const ekT = evalTimesteps(ek)
-  assert.ok(ekT.some((v) => !Number.isInteger(v)), 'Euler passes fractional timesteps with Karras σ’s')
+  assert.ok(
+    ekT.some((v) => !Number.isInteger(v)),
+    'Euler passes fractional timesteps with Karras σ’s',
+  )
   const pn = convert({ _class_name: 'PNDMScheduler', ...base, skip_prk_steps: true, steps_offset: 1 }, 11)
   assert.equal(pn.inferenceSteps, 10)
   assert.equal(Prog.compileOrThrow(pn.noiseSchedule, 'eps')(pn.schedule).nfe, 11)
@@ -391,7 +398,15 @@ test('CLI: from-diffusers → schedule + problem file; explain --diffusers and -
   assert.equal(steps(ed.out).length, 10)
   assert.deepEqual(steps(ed.out), steps(ep.out))
   const x = path.join(tmp, 'x.json')
-  fs.writeFileSync(x, JSON.stringify({ data: [[0.1, 0.2], [1, -1]] }))
+  fs.writeFileSync(
+    x,
+    JSON.stringify({
+      data: [
+        [0.1, 0.2],
+        [1, -1],
+      ],
+    }),
+  )
   const sm = await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', path.join(tmp, 'o.json'))
   assert.equal(sm.code, 0, sm.err)
   const from = await cli('solvers', '--from', 'DPM++ 2M Karras')
@@ -436,7 +451,7 @@ test('TfjsModel: a LayersModel saved to files and loaded back runs as a stepwise
   const loaded = await TM.load(path.join(dir, 'model.json'))
   assert.equal(TM.wiringOf(loaded, D), 'pair')
   const cv = convert(sd15, 8)
-  const m = TM.fromDiffusers(loaded, cv)
+  const m = TM.fromNetwork(loaded, _.modelInput(cv))
   const prog = Prog.compileOrThrow(cv.noiseSchedule, m.param)(cv.schedule)
   const x32 = Tfjs.fromFloat64(xT, D)
   const before = tf.memory().numTensors
@@ -486,7 +501,10 @@ test('TfjsModel: a GraphModel (model.json + weights.bin) loads from files; time 
   const net = await TM.load(path.join(dir, 'model.json'))
   assert.equal(TM.wiringOf(net, 2), 'concat')
   const m = TM.fromNetwork(net, { param: 'eps', time: { timestep: 1000 } })
-  const x = tf.tensor2d([[1, 2], [3, 4]])
+  const x = tf.tensor2d([
+    [1, 2],
+    [3, 4],
+  ])
   const at = NS.point(NS.vpLinear())(0.5)
   const y = m.call(x, at)
   assert.deepEqual(Array.from(y.dataSync()), [1 + 0.5 * 499, 2 - 0.5 * 499, 3 + 0.5 * 499, 4 - 0.5 * 499])
@@ -504,7 +522,7 @@ test('TfjsModel: a GraphModel (model.json + weights.bin) loads from files; time 
 // Backends
 // -------------------------------------------------------------------------------------------------
 
-const missing = (s: string) => Object.assign(new Error(`Cannot find package '${s}' imported from ${root}/src/interpreters/Backends.ts`), { code: 'ERR_MODULE_NOT_FOUND' })
+const missing = (s: string) => Object.assign(new Error(`Cannot find package '${s}' imported from ${root}/src/run/Backends.ts`), { code: 'ERR_MODULE_NOT_FOUND' })
 
 test('Backends: parse, platform checks, tfjs-node discovery and the errors when it is missing or broken', async () => {
   assert.deepEqual(Backends.parse(undefined), E.right('wasm'))
@@ -522,7 +540,10 @@ test('Backends: parse, platform checks, tfjs-node discovery and the errors when 
   // none installed (the real state here): the clear error
   const installed = tfPlan.right.imports.some((s) => fs.existsSync(path.join(root, 'node_modules', s)))
   if (!installed) await assert.rejects(Backends.load(tfPlan.right), /backend 'tensorflow' needs @tensorflow\/tfjs-node \(npm install @tensorflow\/tfjs-node@4\.22\.0.*it is not installed/)
-  await assert.rejects(Backends.load(tfPlan.right, async (s) => Promise.reject(missing(s))), /it is not installed/)
+  await assert.rejects(
+    Backends.load(tfPlan.right, async (s) => Promise.reject(missing(s))),
+    /it is not installed/,
+  )
   await assert.rejects(Backends.select('webgl'), /needs a browser/)
   // gpu package missing, cpu package present: the cpu one is used
   const tried: string[] = []

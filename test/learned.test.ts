@@ -8,13 +8,13 @@ import { readdirSync, statSync } from 'node:fs'
 import * as path from 'node:path'
 import { after, before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
-import * as Gmm from '../src/Gmm.ts'
-import * as _ from '../src/Learned.ts'
-import * as NS from '../src/NoiseSchedule.ts'
-import * as Prog from '../src/Program.ts'
-import * as F from '../src/interpreters/Float64.ts'
-import * as Tfjs from '../src/interpreters/Tfjs.ts'
-import * as TL from '../src/interpreters/TfjsLearned.ts'
+import * as Gmm from '../src/core/Gmm.ts'
+import * as _ from '../src/models/Learned.ts'
+import * as NS from '../src/core/NoiseSchedule.ts'
+import * as Prog from '../src/run/Program.ts'
+import * as F from '../src/run/Float64.ts'
+import * as Tfjs from '../src/run/Tfjs.ts'
+import * as TL from '../src/run/TfjsLearned.ts'
 import * as Solvers from '../src/solvers/index.ts'
 
 before(async () => {
@@ -55,10 +55,7 @@ test('the shipped model files fit in 2 MB and decode to their recipes', () => {
   for (const name of _.shipped) {
     const l = _.load(name)
     const r = _.recipes[name]
-    assert.deepEqual(
-      { name: l.name, D: l.D, hidden: l.hidden, frequencies: l.frequencies, features: l.features, dataset: l.dataset },
-      { ...r.arch },
-    )
+    assert.deepEqual({ name: l.name, D: l.D, hidden: l.hidden, frequencies: l.frequencies, features: l.features, dataset: l.dataset }, { ...r.arch })
     assert.deepEqual({ seed: l.training.seed, steps: l.training.steps, batch: l.training.batch, lr: l.training.lr }, r.training)
     assert.ok(l.layers.every((y) => y.W.every(Number.isFinite) && y.b.every(Number.isFinite)))
   }
@@ -83,7 +80,7 @@ test('float64 and tfjs run the same network (float32 tolerance)', () => {
   }
 })
 
-test('sampling the shipped models (DPM-Solver++(3M), NFE 20, Float64) gives finite samples with the dataset\'s moments', () => {
+test("sampling the shipped models (DPM-Solver++(3M), NFE 20, Float64) gives finite samples with the dataset's moments", () => {
   for (const name of _.shipped) {
     const l = _.load(name)
     const D = l.D

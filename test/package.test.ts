@@ -28,7 +28,18 @@ test('npm pack: src, bin, README, LICENSE, CHANGELOG and the diffusers example s
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', shell: process.platform === 'win32' })
   assert.equal(r.status, 0, r.stderr)
   const files = (JSON.parse(r.stdout) as ReadonlyArray<{ readonly files: ReadonlyArray<{ readonly path: string }> }>)[0]!.files.map((f) => f.path)
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/stepwise.js', 'src/index.ts', 'src/tfjs.ts', 'src/Diffusers.ts', 'docs/API.md', 'examples/diffusers/scheduler_config.json'])
+  for (const f of [
+    'package.json',
+    'README.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'bin/stepwise.js',
+    'src/index.ts',
+    'src/tfjs.ts',
+    'src/interop/Diffusers.ts',
+    'docs/API.md',
+    'examples/diffusers/scheduler_config.json',
+  ])
     assert.ok(files.includes(f), `${f} is missing from the tarball`)
   const forbidden = /^(test|laws|bench|scratch|out|node_modules|scripts|\.ci)\/|golden|\.law\.ts$|\.test\.ts$|\.tmp$|^tsconfig/
   const bad = files.filter((f) => forbidden.test(f))
@@ -92,7 +103,14 @@ test('docs/API.md is what `npm run docs` writes, and the interop/package modules
   assert.equal(current, _.render(mods), 'docs/API.md is out of date: run npm run docs')
   const missing = _.undocumented(mods)
   if (missing.length > 0) t.diagnostic(`exports without a doc comment: ${missing.join(', ')}`)
-  const mine = ['src/Betas.ts', 'src/Diffusers.ts', 'src/Interop.ts', 'src/interpreters/TfjsModel.ts', 'src/interpreters/Backends.ts', 'src/tfjs.ts', 'src/index.ts']
-  assert.deepEqual(missing.filter((m) => mine.some((f) => m.startsWith(`${f}:`))), [])
-  for (const f of mine) assert.ok(mods.some((m) => m.file === f), `${f} is in the API docs`)
+  const mine = ['src/core/Betas.ts', 'src/interop/Diffusers.ts', 'src/interop/Interop.ts', 'src/run/TfjsModel.ts', 'src/run/Backends.ts', 'src/tfjs.ts', 'src/index.ts']
+  assert.deepEqual(
+    missing.filter((m) => mine.some((f) => m.startsWith(`${f}:`))),
+    [],
+  )
+  for (const f of mine)
+    assert.ok(
+      mods.some((m) => m.file === f),
+      `${f} is in the API docs`,
+    )
 })

@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import * as assert from 'node:assert/strict'
 import * as fs from 'node:fs'
-import * as Gd from '../src/Golden.ts'
-import * as _ from '../src/Reference.ts'
+import * as Gd from '../src/interop/Golden.ts'
+import * as _ from '../src/models/Reference.ts'
 
 const files = ['d2_k3.linear', 'd2_k3.discrete', 'd16_k4.linear', 'd16_k4.discrete']
 
@@ -18,12 +18,27 @@ for (const f of files) {
     // tolerance 1e-9 (the brief); measured ≤ 2.3e-12 at the default rtol = atol = 1e-12
     assert.ok(dev <= 1e-9, `max |Reference − ground_truth| = ${dev}`)
     // endpointOf(ns) is the same solve
-    assert.deepEqual(_.endpointOf(ns)(g.problem, Gd.flatten(g.x_T.data).subarray(0, g.problem.D)), _.endpoint(g.problem, ns.lambda(ns.T), ns.lambda(ns.t0), Gd.flatten(g.x_T.data).subarray(0, g.problem.D)))
+    assert.deepEqual(
+      _.endpointOf(ns)(g.problem, Gd.flatten(g.x_T.data).subarray(0, g.problem.D)),
+      _.endpoint(g.problem, ns.lambda(ns.T), ns.lambda(ns.t0), Gd.flatten(g.x_T.data).subarray(0, g.problem.D)),
+    )
   })
 }
 
 test('Reference.solve: the identity map when λ_T = λ_0, and a looser tolerance moves the answer by about that tolerance', () => {
-  const g = { K: 2, D: 3, weights: [0.3, 0.7], means: [[0.5, -0.2, 0.1], [-0.4, 0.3, 0.9]], variances: [[0.01, 0.04, 0.02], [0.05, 0.01, 0.03]] }
+  const g = {
+    K: 2,
+    D: 3,
+    weights: [0.3, 0.7],
+    means: [
+      [0.5, -0.2, 0.1],
+      [-0.4, 0.3, 0.9],
+    ],
+    variances: [
+      [0.01, 0.04, 0.02],
+      [0.05, 0.01, 0.03],
+    ],
+  }
   const xT = Float64Array.from([0.3, -1.2, 0.8, 1.5, 0.1, -0.7])
   assert.deepEqual(_.endpoint(g, 1, 1, xT), xT)
   const tight = _.endpoint(g, -5, 4.5, xT)

@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { test } from 'node:test'
-import * as Gmm from '../src/Gmm.ts'
+import * as Gmm from '../src/core/Gmm.ts'
 
 const root = path.join(import.meta.dirname, '..')
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-search-'))
@@ -40,7 +40,15 @@ test('search → validate → explain → sample: the output is a schedule docum
   assert.equal(ex.code, 0, ex.err)
   assert.match(ex.out, /step 0/)
   const x = path.join(tmp, 'x.json')
-  fs.writeFileSync(x, JSON.stringify({ data: [[0.1, -0.3, 0.7], [1.5, 0.2, -1]] }))
+  fs.writeFileSync(
+    x,
+    JSON.stringify({
+      data: [
+        [0.1, -0.3, 0.7],
+        [1.5, 0.2, -1],
+      ],
+    }),
+  )
   const o = path.join(tmp, 'o.json')
   const sm = cli('sample', '--problem', problemFile, '--schedule', out, '--xT', x, '--out', o)
   assert.equal(sm.code, 0, sm.err)

@@ -10,11 +10,11 @@ import * as path from 'node:path'
 import { before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import * as t from 'io-ts'
-import * as Golden from '../src/Golden.ts'
-import * as Prog from '../src/Program.ts'
-import { decodeOrThrow } from '../src/codecs/util.ts'
-import * as _ from '../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../src/interpreters/TfjsGmm.ts'
+import * as Golden from '../src/interop/Golden.ts'
+import * as Prog from '../src/run/Program.ts'
+import { decodeOrThrow } from '../src/core/Codec.ts'
+import * as _ from '../src/run/Tfjs.ts'
+import * as TfjsGmm from '../src/run/TfjsGmm.ts'
 
 const dir = path.join(import.meta.dirname, 'golden')
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'))

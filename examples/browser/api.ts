@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Codec from '../../src/codecs/SolverSchedule.ts'
-import type * as Gmm from '../../src/Gmm.ts'
-import * as Prog from '../../src/Program.ts'
-import * as Tfjs from '../../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../../src/interpreters/TfjsGmm.ts'
+import * as Codec from '../../src/schedule/Codec.ts'
+import type * as Gmm from '../../src/core/Gmm.ts'
+import * as Prog from '../../src/run/Program.ts'
+import * as Tfjs from '../../src/run/Tfjs.ts'
+import * as TfjsGmm from '../../src/run/TfjsGmm.ts'
 import { ns, safeOptions } from './demo.ts'
 
 // -------------------------------------------------------------------------------------------------

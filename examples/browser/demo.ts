@@ -6,16 +6,16 @@
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import * as Codec from '../../src/codecs/SolverSchedule.ts'
-import * as Gmm from '../../src/Gmm.ts'
-import * as NS from '../../src/NoiseSchedule.ts'
-import type * as Plot from '../../src/Plot.ts'
-import * as Prog from '../../src/Program.ts'
-import * as Reference from '../../src/Reference.ts'
-import type * as S from '../../src/SolverSchedule.ts'
+import * as Codec from '../../src/schedule/Codec.ts'
+import * as Gmm from '../../src/core/Gmm.ts'
+import * as NS from '../../src/core/NoiseSchedule.ts'
+import type * as Plot from '../../src/interop/Plot.ts'
+import * as Prog from '../../src/run/Program.ts'
+import * as Reference from '../../src/models/Reference.ts'
+import type * as S from '../../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../../src/solvers/index.ts'
-import * as Tfjs from '../../src/interpreters/Tfjs.ts'
-import * as TfjsGmm from '../../src/interpreters/TfjsGmm.ts'
+import * as Tfjs from '../../src/run/Tfjs.ts'
+import * as TfjsGmm from '../../src/run/TfjsGmm.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -87,9 +87,7 @@ export const mixtures: ReadonlyArray<Mixture> = [
 /** the component with the highest posterior at t₀ for each row of x (row-major): argmax_k log w_k − ½Σ_d[(x_d − μ_kd)²/s²_kd + log s²_kd] */
 export const labelsOf = (g: Gmm.Gmm, x: Float64Array): ReadonlyArray<number> =>
   Array.from({ length: x.length / g.D }, (_, b) => {
-    const scores = g.means.map(
-      (mu, k) => Math.log(g.weights[k]!) - 0.5 * mu.reduce((acc, m, d) => acc + (x[b * g.D + d]! - m) ** 2 / g.variances[k]![d]! + Math.log(g.variances[k]![d]!), 0),
-    )
+    const scores = g.means.map((mu, k) => Math.log(g.weights[k]!) - 0.5 * mu.reduce((acc, m, d) => acc + (x[b * g.D + d]! - m) ** 2 / g.variances[k]![d]! + Math.log(g.variances[k]![d]!), 0))
     return scores.indexOf(Math.max(...scores))
   })
 
@@ -108,9 +106,7 @@ export const pretty = (s: S.SolverSchedule): string => {
   const u = Codec.encode(s)
   if (typeof u !== 'object' || u === null) return JSON.stringify(u)
   const lines = Object.entries(u).map(([k, v]) =>
-    k === 'steps' && Array.isArray(v)
-      ? `  "steps": [\n${v.map((d) => `    ${JSON.stringify(d)}`).join(',\n')}\n  ]`
-      : `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`,
+    k === 'steps' && Array.isArray(v) ? `  "steps": [\n${v.map((d) => `    ${JSON.stringify(d)}`).join(',\n')}\n  ]` : `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`,
   )
   return `{\n${lines.join(',\n')}\n}\n`
 }
@@ -119,7 +115,12 @@ export const pretty = (s: S.SolverSchedule): string => {
 export const programOf = (text: string): E.Either<ReadonlyArray<Codec.Issue>, Prog.Program> =>
   pipe(
     Codec.parseJson(text),
-    E.chainW((s) => E.tryCatch(() => Prog.compileOrThrow(ns, 'eps')(s), (e): ReadonlyArray<Codec.Issue> => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }])),
+    E.chainW((s) =>
+      E.tryCatch(
+        () => Prog.compileOrThrow(ns, 'eps')(s),
+        (e): ReadonlyArray<Codec.Issue> => [{ path: '(compile)', message: e instanceof Error ? e.message : String(e) }],
+      ),
+    ),
   )
 
 // -------------------------------------------------------------------------------------------------
@@ -130,7 +131,11 @@ export const programOf = (text: string): E.Either<ReadonlyArray<Codec.Issue>, Pr
 export const renderer = (): string => {
   const b: object = tf.backend()
   const info = 'adapterInfo' in b && typeof b.adapterInfo === 'object' && b.adapterInfo !== null ? b.adapterInfo : undefined
-  if (info !== undefined) return ['vendor', 'architecture'].map((k) => (k in info ? String(Object.getOwnPropertyDescriptor(info, k)?.value ?? '') : '')).join(' ').trim()
+  if (info !== undefined)
+    return ['vendor', 'architecture']
+      .map((k) => (k in info ? String(Object.getOwnPropertyDescriptor(info, k)?.value ?? '') : ''))
+      .join(' ')
+      .trim()
   const gpgpu = 'gpgpu' in b && typeof b.gpgpu === 'object' && b.gpgpu !== null ? b.gpgpu : undefined
   const gl = gpgpu !== undefined && 'gl' in gpgpu && (gpgpu.gl instanceof WebGL2RenderingContext || gpgpu.gl instanceof WebGLRenderingContext) ? gpgpu.gl : undefined
   if (gl === undefined) return ''
@@ -204,10 +209,7 @@ export const trajectory = async (p: Prog.Program, pr: Problem, opts: Tfjs.Option
     const x = await read(r.x).finally(() => r.x.dispose())
     const ms = performance.now() - t0
     const seen = await Promise.all(kept.map((t) => (t === undefined ? undefined : t.data().then((v) => Float32Array.from(v)))))
-    const frames = [...seen.slice(0, -1), Float32Array.from(finite(x))].reduce<Float32Array[]>(
-      (acc, f, k) => [...acc, f ?? (k === 0 ? Float32Array.from(pr.xT) : acc[k - 1]!)],
-      [],
-    )
+    const frames = [...seen.slice(0, -1), Float32Array.from(finite(x))].reduce<Float32Array[]>((acc, f, k) => [...acc, f ?? (k === 0 ? Float32Array.from(pr.xT) : acc[k - 1]!)], [])
     return { frames, ts: p.points.map((q) => q.t), x, nfe: r.nfe, ms }
   } finally {
     tf.dispose(kept.filter((t): t is tf.Tensor => t !== undefined))

@@ -10,12 +10,12 @@ import '@tensorflow/tfjs-backend-webgpu'
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Codec from '../../src/codecs/SolverSchedule.ts'
-import * as Plot from '../../src/Plot.ts'
-import type * as Prog from '../../src/Program.ts'
-import type * as Tfjs from '../../src/interpreters/Tfjs.ts'
-import '../../src/interpreters/TfjsWebgl.ts'
-import '../../src/interpreters/TfjsWebgpu.ts'
+import * as Codec from '../../src/schedule/Codec.ts'
+import * as Plot from '../../src/interop/Plot.ts'
+import type * as Prog from '../../src/run/Program.ts'
+import type * as Tfjs from '../../src/run/Tfjs.ts'
+import '../../src/run/TfjsWebgl.ts'
+import '../../src/run/TfjsWebgpu.ts'
 import * as Api from './api.ts'
 import * as Demo from './demo.ts'
 
@@ -82,17 +82,28 @@ interface State {
   running: Promise<void>
 }
 
-const state: State = { active: undefined, problem: undefined, trajectory: undefined, label: '', pos: 0, playing: false, loop: 0, run: 0, generation: 0, charting: Promise.resolve(), running: Promise.resolve() }
+const state: State = {
+  active: undefined,
+  problem: undefined,
+  trajectory: undefined,
+  label: '',
+  pos: 0,
+  playing: false,
+  loop: 0,
+  run: 0,
+  generation: 0,
+  charting: Promise.resolve(),
+  running: Promise.resolve(),
+}
 
 // -------------------------------------------------------------------------------------------------
 // drawing
 // -------------------------------------------------------------------------------------------------
 
 /** canvas pixels of a data point */
-const toPixel = (size: number) => (x: number, y: number): readonly [number, number] => [
-  ((x + VIEW) / (2 * VIEW)) * size,
-  ((VIEW - y) / (2 * VIEW)) * size,
-]
+const toPixel =
+  (size: number) =>
+  (x: number, y: number): readonly [number, number] => [((x + VIEW) / (2 * VIEW)) * size, ((VIEW - y) / (2 * VIEW)) * size]
 
 /** x of row b at animation position pos (linear between frames) */
 const at = (frames: ReadonlyArray<Float32Array>, pos: number, i: number): number => {
@@ -265,8 +276,7 @@ const gpuName = (renderer: string): string =>
 
 const showBackend = (a: Demo.Active | undefined, error?: string): void => {
   ui.backend.classList.toggle('bad', a === undefined)
-  ui.backend.textContent =
-    a === undefined ? `no backend: ${error ?? ''}` : `${a.backend} · lincomb ${a.variant}${a.renderer === '' ? '' : ` · ${gpuName(a.renderer)}`}`
+  ui.backend.textContent = a === undefined ? `no backend: ${error ?? ''}` : `${a.backend} · lincomb ${a.variant}${a.renderer === '' ? '' : ` · ${gpuName(a.renderer)}`}`
   ui.backend.title = a === undefined ? '' : [a.renderer, ...a.failed.map((f) => `${f.backend}: ${f.error}`)].filter((t) => t !== '').join('\n')
 }
 
@@ -280,7 +290,10 @@ const runDocument = async (): Promise<void> => {
   const backend = state.active.backend
   try {
     const job = Demo.trajectory(p, pr)
-    state.running = job.then(() => undefined, () => undefined)
+    state.running = job.then(
+      () => undefined,
+      () => undefined,
+    )
     const tr = await job
     if (run !== state.run) return
     state.trajectory = tr
@@ -319,13 +332,20 @@ const chart = async (): Promise<void> => {
   const generation = ++state.generation
   const pr = state.problem
   if (pr === undefined || state.active === undefined) return
-  const ids = Array.from(ui.chartSolvers.querySelectorAll('input')).filter((i) => i.checked).map((i) => i.value)
+  const ids = Array.from(ui.chartSolvers.querySelectorAll('input'))
+    .filter((i) => i.checked)
+    .map((i) => i.value)
   ui.chart.textContent = `computing ${ids.length} solvers × ${CHART_NFES.length} budgets on ${state.active.backend}…`
-  const series = await Demo.errorSeries(ids, CHART_NFES, pr, () => tf.nextFrame(), () => state.generation !== generation)
+  const series = await Demo.errorSeries(
+    ids,
+    CHART_NFES,
+    pr,
+    () => tf.nextFrame(),
+    () => state.generation !== generation,
+  )
   if (series === undefined || state.generation !== generation) return
   const tr = state.trajectory
-  const current: ReadonlyArray<Plot.Series> =
-    tr === undefined || ids.includes(state.label) ? [] : [{ label: `${state.label} (editor)`, points: [[tr.nfe, Demo.meanL2(tr.x, pr.exact, 2)]] }]
+  const current: ReadonlyArray<Plot.Series> = tr === undefined || ids.includes(state.label) ? [] : [{ label: `${state.label} (editor)`, points: [[tr.nfe, Demo.meanL2(tr.x, pr.exact, 2)]] }]
   ui.chart.innerHTML = Plot.loglog({
     title: `mean L2 error vs the exact ODE endpoint · ${pr.mixture.label}, ${pr.rows} samples · ${state.active.backend} (float32)`,
     xLabel: 'NFE (model evaluations)',

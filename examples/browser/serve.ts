@@ -80,7 +80,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.reso
   const portAt = args.indexOf('--port')
   const port = portAt >= 0 ? Number(args[portAt + 1]) : Number(process.env['PORT'] ?? 8080)
   const schedules = args.filter((_, i) => portAt < 0 || (i !== portAt && i !== portAt + 1))
-  const exists = await fs.stat(path.join(defaultDir, 'main.js')).then(() => true, () => false)
+  const exists = await fs.stat(path.join(defaultDir, 'main.js')).then(
+    () => true,
+    () => false,
+  )
   if (!exists) console.log(`built out/demo/ in ${(await build()).ms.toFixed(0)} ms`)
   for (const s of schedules) await fs.copyFile(s, path.join(defaultDir, 'schedules', path.basename(s)))
   const srv = await serve(defaultDir, port)

@@ -7,12 +7,12 @@ import * as Objective from '../search/Objective.ts'
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import * as Gmm from '../Gmm.ts'
-import * as NS from '../NoiseSchedule.ts'
-import * as Plot from '../Plot.ts'
-import * as Prog from '../Program.ts'
-import * as Reference from '../Reference.ts'
-import * as F from '../interpreters/Float64.ts'
+import * as Gmm from '../core/Gmm.ts'
+import * as NS from '../core/NoiseSchedule.ts'
+import * as Plot from '../interop/Plot.ts'
+import * as Prog from '../run/Program.ts'
+import * as Reference from '../models/Reference.ts'
+import * as F from '../run/Float64.ts'
 import * as Solvers from '../solvers/index.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -53,10 +53,7 @@ export interface Io {
 }
 
 /** the default solvers: first and higher order, singlestep, multistep, predictor–corrector, σ̄-space */
-export const defaultSolverIds: ReadonlyArray<string> = [
-  'ddim', 'dpm-2s', 'dpm-3s', 'dpmpp-2m', 'dpmpp-3m', 'dpmpp-3m-ref', 'unipc-bh2-3',
-  'euler', 'heun', 'lms', 'ipndm', 'deis-tab3', 'plms',
-]
+export const defaultSolverIds: ReadonlyArray<string> = ['ddim', 'dpm-2s', 'dpm-3s', 'dpmpp-2m', 'dpmpp-3m', 'dpmpp-3m-ref', 'unipc-bh2-3', 'euler', 'heun', 'lms', 'ipndm', 'deis-tab3', 'plms']
 
 /** the default options: out/compare.svg, 256 rows, NFE 5, 10, 20, the default solvers */
 export const defaults: Options = {
@@ -92,14 +89,12 @@ export const defaultProblems = (rows: number = defaults.rows): ReadonlyArray<Pro
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-
 const fmt = (v: number): string => {
   const [m, e] = v.toExponential(2).split('e')
   return `${m}e${e!.replace('+', '')}`
 }
 
-const positiveInt = (flag: string, s: string): E.Either<string, number> =>
-  /^\d+$/.test(s) && Number(s) > 0 ? E.right(Number(s)) : E.left(`${flag}: expected a positive integer, got '${s}'`)
+const positiveInt = (flag: string, s: string): E.Either<string, number> => (/^\d+$/.test(s) && Number(s) > 0 ? E.right(Number(s)) : E.left(`${flag}: expected a positive integer, got '${s}'`))
 
 /** the usage text */
 export const usage = [
@@ -149,9 +144,16 @@ export const parse = (args: ReadonlyArray<string>): E.Either<string, Options | '
         return cont(E.right({ ...o, nfes }))
       }
       default: {
-        const ids = value === 'all' ? Solvers.all.map((n) => n.id) : value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+        const ids =
+          value === 'all'
+            ? Solvers.all.map((n) => n.id)
+            : value
+                .split(',')
+                .map((s) => s.trim())
+                .filter((s) => s !== '')
         const unknown = ids.filter((id) => Solvers.byId(id) === undefined)
-        if (unknown.length > 0) return E.left(`--solvers: unknown solver${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${Solvers.all.map((n) => n.id).join(', ')})`)
+        if (unknown.length > 0)
+          return E.left(`--solvers: unknown solver${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${Solvers.all.map((n) => n.id).join(', ')})`)
         if (ids.length === 0) return E.left('--solvers: empty list')
         const solvers = [...new Set(ids)].map((id) => Solvers.byId(id)).filter((n): n is Solvers.Named => n !== undefined)
         return cont(E.right({ ...o, solvers }))
@@ -162,26 +164,24 @@ export const parse = (args: ReadonlyArray<string>): E.Either<string, Options | '
 }
 
 /** one solver at one budget on its default grid, Float64 interpreter, eps model */
-export const evaluate = (p: Problem) => (n: Solvers.Named, nfe: number): Cell => {
-  const compiled = E.tryCatch(() => Prog.compileOrThrow(p.ns, 'eps')(n.build({ nfe, grid: n.defaultGrid })), message)
-  if (E.isLeft(compiled)) return { _tag: 'invalid', solver: n.id, nfe, reason: compiled.left }
-  const ran = E.tryCatch(() => F.run(compiled.right, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT), message)
-  if (E.isLeft(ran)) return { _tag: 'diverged', solver: n.id, nfe, reason: ran.left }
-  const error = Objective.meanL2(p.gmm.D, ran.right.x, p.exact)
-  return Number.isFinite(error)
-    ? { _tag: 'ok', solver: n.id, nfe, actualNfe: ran.right.nfe, error }
-    : { _tag: 'diverged', solver: n.id, nfe, reason: `mean L2 error is ${error}` }
-}
+export const evaluate =
+  (p: Problem) =>
+  (n: Solvers.Named, nfe: number): Cell => {
+    const compiled = E.tryCatch(() => Prog.compileOrThrow(p.ns, 'eps')(n.build({ nfe, grid: n.defaultGrid })), message)
+    if (E.isLeft(compiled)) return { _tag: 'invalid', solver: n.id, nfe, reason: compiled.left }
+    const ran = E.tryCatch(() => F.run(compiled.right, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT), message)
+    if (E.isLeft(ran)) return { _tag: 'diverged', solver: n.id, nfe, reason: ran.left }
+    const error = Objective.meanL2(p.gmm.D, ran.right.x, p.exact)
+    return Number.isFinite(error) ? { _tag: 'ok', solver: n.id, nfe, actualNfe: ran.right.nfe, error } : { _tag: 'diverged', solver: n.id, nfe, reason: `mean L2 error is ${error}` }
+  }
 
 /** every solver at every budget */
-export const compare = (p: Problem, solvers: ReadonlyArray<Solvers.Named>, nfes: ReadonlyArray<number>): ReadonlyArray<Cell> =>
-  solvers.flatMap((n) => nfes.map((nfe) => evaluate(p)(n, nfe)))
+export const compare = (p: Problem, solvers: ReadonlyArray<Solvers.Named>, nfes: ReadonlyArray<number>): ReadonlyArray<Cell> => solvers.flatMap((n) => nfes.map((nfe) => evaluate(p)(n, nfe)))
 
 /** the text table: solver × NFE, mean L2 error; notes for other actual NFEs, invalid and diverged cells */
 export const table = (p: Problem, solvers: ReadonlyArray<Solvers.Named>, nfes: ReadonlyArray<number>, cells: ReadonlyArray<Cell>): string => {
   const cellOf = (id: string, nfe: number) => cells.find((c) => c.solver === id && c.nfe === nfe)
-  const text = (c: Cell | undefined): string =>
-    c === undefined ? '' : c._tag === 'ok' ? `${fmt(c.error)}${c.actualNfe !== c.nfe ? '†' : ''}` : c._tag === 'invalid' ? 'n/a' : 'diverged'
+  const text = (c: Cell | undefined): string => (c === undefined ? '' : c._tag === 'ok' ? `${fmt(c.error)}${c.actualNfe !== c.nfe ? '†' : ''}` : c._tag === 'invalid' ? 'n/a' : 'diverged')
   const w0 = Math.max(6, ...solvers.map((n) => n.id.length))
   const w1 = Math.max(5, ...solvers.map((n) => n.defaultGrid.length))
   const wc = 10
@@ -194,13 +194,7 @@ export const table = (p: Problem, solvers: ReadonlyArray<Solvers.Named>, nfes: R
         : []
       : [`${c._tag === 'invalid' ? 'n/a' : 'diverged'}: ${c.solver} at NFE ${c.nfe}: ${c.reason}`],
   )
-  return [
-    `${p.name}: ${p.description}, ${p.rows} rows — mean L2 error vs the exact PF-ODE endpoint`,
-    head,
-    '-'.repeat(head.length),
-    ...body,
-    ...notes,
-  ].join('\n')
+  return [`${p.name}: ${p.description}, ${p.rows} rows — mean L2 error vs the exact PF-ODE endpoint`, head, '-'.repeat(head.length), ...body, ...notes].join('\n')
 }
 
 /** the log-log chart of one problem: error against the NFE actually used, one line per solver */
@@ -212,9 +206,7 @@ export const chart = (p: Problem, solvers: ReadonlyArray<Solvers.Named>, nfes: R
   series: solvers.map((n) => ({
     label: n.id,
     note: n.label,
-    points: cells
-      .filter((c) => c.solver === n.id && c._tag !== 'invalid')
-      .map((c): readonly [number, number] => (c._tag === 'ok' ? [c.actualNfe, c.error] : [c.nfe, Number.NaN])),
+    points: cells.filter((c) => c.solver === n.id && c._tag !== 'invalid').map((c): readonly [number, number] => (c._tag === 'ok' ? [c.actualNfe, c.error] : [c.nfe, Number.NaN])),
   })),
 })
 

@@ -3,13 +3,13 @@
  */
 import * as fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import * as D from '../Diffusers.ts'
-import * as Interop from '../Interop.ts'
-import * as Prog from '../Program.ts'
-import type * as S from '../SolverSchedule.ts'
-import * as Codec from '../codecs/SolverSchedule.ts'
-import { formatIssues } from '../codecs/util.ts'
-import * as Trace from '../interpreters/Trace.ts'
+import * as D from '../interop/Diffusers.ts'
+import * as Interop from '../interop/Interop.ts'
+import * as Prog from '../run/Program.ts'
+import type * as S from '../schedule/SolverSchedule.ts'
+import * as Codec from '../schedule/Codec.ts'
+import { formatIssues } from '../core/Codec.ts'
+import * as Trace from '../run/Trace.ts'
 import * as IO from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -20,7 +20,7 @@ import * as IO from './io.ts'
 export const HELP_FROM_DIFFUSERS = `usage: stepwise from-diffusers CONFIG.json [--nfe N] [--out S.json] [--problem-out P.json] [--parity exact|reference]
 
 Reads a diffusers scheduler_config.json
-(${D.CLASSES.join(", ")}) and writes the
+(${D.CLASSES.join(', ')}) and writes the
 stepwise schedule document that reproduces it for num_inference_steps = N (default 20; PNDM: N − 1, its
 first step costs two evaluations): diffusers' timesteps and σ's (timestep_spacing, use_karras_sigmas,
 use_lu_lambdas, use_exponential_sigmas, use_flow_sigmas/flow_shift, lambda_min_clipped), orders
@@ -91,7 +91,19 @@ export const problemFile = (cv: D.Conversion): unknown => {
     format: 'stepwise-problem/v1',
     source: { diffusers: cv.className, parameterization: cv.parameterization },
     schedule,
-    problem: { K: 2, D: 2, weights: [0.5, 0.5], means: [[-1, 0.5], [1, -0.5]], variances: [[0.05, 0.05], [0.1, 0.1]] },
+    problem: {
+      K: 2,
+      D: 2,
+      weights: [0.5, 0.5],
+      means: [
+        [-1, 0.5],
+        [1, -0.5],
+      ],
+      variances: [
+        [0.05, 0.05],
+        [0.1, 0.1],
+      ],
+    },
   }
 }
 

@@ -40,8 +40,7 @@ export const parse = (argv: ReadonlyArray<string>, known: ReadonlyArray<string>,
     }
     const eq = a.indexOf('=')
     const key = eq >= 0 ? a.slice(2, eq) : a.slice(2)
-    if (!known.includes(key) && !switches.includes(key))
-      throw usage(`unknown flag --${key}; allowed: ${[...known, ...switches].map((k) => `--${k}`).join(' ')}`)
+    if (!known.includes(key) && !switches.includes(key)) throw usage(`unknown flag --${key}; allowed: ${[...known, ...switches].map((k) => `--${k}`).join(' ')}`)
     let value: string
     if (switches.includes(key)) value = eq >= 0 ? a.slice(eq + 1) : 'true'
     else if (eq >= 0) value = a.slice(eq + 1)
@@ -101,4 +100,4 @@ export const readJson = (file: string): unknown => {
 }
 
 /** write a file atomically (Files.ts) */
-export { writeAtomic } from '../Files.ts'
+export { writeAtomic } from '../core/Files.ts'

@@ -2,12 +2,12 @@
  * The `stepwise` command line: golden, sample, explain, validate, solvers, compare, from-diffusers.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as Golden from '../Golden.ts'
-import * as NS from '../NoiseSchedule.ts'
-import * as Prog from '../Program.ts'
-import * as S from '../SolverSchedule.ts'
-import * as Codec from '../codecs/SolverSchedule.ts'
-import * as Trace from '../interpreters/Trace.ts'
+import * as Golden from '../interop/Golden.ts'
+import * as NS from '../core/NoiseSchedule.ts'
+import * as Prog from '../run/Program.ts'
+import * as S from '../schedule/SolverSchedule.ts'
+import * as Codec from '../schedule/Codec.ts'
+import * as Trace from '../run/Trace.ts'
 import * as Solvers from '../solvers/index.ts'
 import type { GridKind } from '../solvers/common.ts'
 import * as Interop from './interop.ts'
@@ -93,8 +93,7 @@ const setsOf = (a: IO.Args, named: Solvers.Named): Readonly<Record<string, strin
     const eq = kv.indexOf('=')
     if (eq <= 0) throw IO.usage(`--set expects key=value, got '${kv}'`)
     const k = kv.slice(0, eq)
-    if (!(k in named.params))
-      throw IO.usage(`--set ${k}: ${named.id} has ${Object.keys(named.params).length === 0 ? 'no parameters' : `parameters ${Object.keys(named.params).join(', ')}`}`)
+    if (!(k in named.params)) throw IO.usage(`--set ${k}: ${named.id} has ${Object.keys(named.params).length === 0 ? 'no parameters' : `parameters ${Object.keys(named.params).join(', ')}`}`)
     out[k] = kv.slice(eq + 1)
   }
   return out
@@ -103,7 +102,13 @@ const setsOf = (a: IO.Args, named: Solvers.Named): Readonly<Record<string, strin
 const namedSchedule = (a: IO.Args): S.SolverSchedule => {
   const id = IO.need(a, 'solver')
   const named = Solvers.byId(id)
-  if (named === undefined) throw IO.usage(`unknown solver '${id}'; see 'stepwise solvers' (e.g. ${Solvers.all.slice(0, 4).map((n) => n.id).join(', ')})`)
+  if (named === undefined)
+    throw IO.usage(
+      `unknown solver '${id}'; see 'stepwise solvers' (e.g. ${Solvers.all
+        .slice(0, 4)
+        .map((n) => n.id)
+        .join(', ')})`,
+    )
   const grid = gridKindOf(IO.get(a, 'grid'))
   return named.build({ nfe: IO.int(a, 'nfe'), ...(grid === undefined ? {} : { grid }), set: setsOf(a, named) })
 }
@@ -224,8 +229,7 @@ const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
     const w = Math.max(...Solvers.all.map((n) => n.label.length)) + 2
     const wi = Math.max(...Solvers.all.map((n) => n.id.length)) + 1
     console.log(`${'id'.padEnd(wi)} ${'order'.padStart(5)}  ${'grid'.padEnd(14)} ${'label'.padEnd(w)}parameters (--set key=value)`)
-    for (const n of Solvers.all)
-      console.log(`${n.id.padEnd(wi)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(w)}${Object.keys(n.params).join(', ')}`)
+    for (const n of Solvers.all) console.log(`${n.id.padEnd(wi)} ${String(n.order).padStart(5)}  ${n.defaultGrid.padEnd(14)} ${n.label.padEnd(w)}${Object.keys(n.params).join(', ')}`)
     return 0
   }
   const withSolver: IO.Args = { ...a, flags: new Map([...a.flags, ['solver', [id]]]) }

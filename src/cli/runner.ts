@@ -3,10 +3,10 @@
  * interpreter. tfjs is loaded only when asked for.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as Gmm from '../Gmm.ts'
-import * as MR from '../MeanReverting.ts'
-import type * as Prog from '../Program.ts'
-import * as F from '../interpreters/Float64.ts'
+import * as Gmm from '../core/Gmm.ts'
+import * as MR from '../models/MeanReverting.ts'
+import type * as Prog from '../run/Program.ts'
+import * as F from '../run/Float64.ts'
 import { usage } from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -15,7 +15,7 @@ import { usage } from './io.ts'
 
 export type Interpreter = 'float64' | 'tfjs'
 
-/** a tfjs backend (as `interpreters/Backends.ts` names them) */
+/** a tfjs backend (as `run/Backends.ts` names them) */
 export type Backend = 'wasm' | 'cpu' | 'webgl' | 'webgpu' | 'tensorflow'
 
 const BACKENDS: ReadonlyArray<Backend> = ['wasm', 'cpu', 'webgl', 'webgpu', 'tensorflow']
@@ -45,11 +45,10 @@ export const backendOf = (s: string | undefined): Backend => {
 
 /** a runner for the chosen interpreter (Float64: exact; Tfjs: float32 on the chosen backend, selected by `Backends.select`) */
 export const runner = async (interp: Interpreter, backend: Backend = 'wasm'): Promise<Runner> => {
-  if (interp === 'float64')
-    return async (p, g, xT, seed = 0, mu) => F.run(p, mu === undefined ? Gmm.eps(g) : MR.eps(g, mu), { D: g.D, seed, ...(mu === undefined ? {} : { mu }) })(xT)
-  const Tfjs = await import('../interpreters/Tfjs.ts')
-  const TG = await import('../interpreters/TfjsGmm.ts')
-  const Backends = await import('../interpreters/Backends.ts')
+  if (interp === 'float64') return async (p, g, xT, seed = 0, mu) => F.run(p, mu === undefined ? Gmm.eps(g) : MR.eps(g, mu), { D: g.D, seed, ...(mu === undefined ? {} : { mu }) })(xT)
+  const Tfjs = await import('../run/Tfjs.ts')
+  const TG = await import('../run/TfjsGmm.ts')
+  const Backends = await import('../run/Backends.ts')
   const b = Backends.parse(backend)
   if (E.isLeft(b)) throw usage(b.left)
   await Backends.select(b.right)

@@ -6,10 +6,10 @@
  */
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as Golden from '../Golden.ts'
-import * as Prog from '../Program.ts'
-import * as S from '../SolverSchedule.ts'
-import * as Codec from '../codecs/SolverSchedule.ts'
+import * as Golden from '../interop/Golden.ts'
+import * as Prog from '../run/Program.ts'
+import * as S from '../schedule/SolverSchedule.ts'
+import * as Codec from '../schedule/Codec.ts'
 import * as Solvers from '../solvers/index.ts'
 import * as Ck from '../search/Checkpoint.ts'
 import * as Ev from '../search/Evolution.ts'
@@ -356,10 +356,7 @@ export const execute = async (o: Options, log: (line: string) => void = console.
   // the validation choice among the finalists (fresh rows; part of the evaluation budget)
   const finals = Ev.finalists(state, reserve)
   const validate = reserve > 0 && finals.length > 1 ? O.score(pf, O.teacher(pf, o.validationRows, 500_009 + o.seed)) : undefined
-  const picked =
-    validate === undefined
-      ? { chosen: state.best, index: 0, validation: [] as ReadonlyArray<number> }
-      : Ev.choose(finals, (c) => validate(Sp.toSchedule(ns)(c)))
+  const picked = validate === undefined ? { chosen: state.best, index: 0, validation: [] as ReadonlyArray<number> } : Ev.choose(finals, (c) => validate(Sp.toSchedule(ns)(c)))
   const doc = Sp.toSchedule(ns, name)(picked.chosen.candidate)
   const issues = Codec.check(doc)
   if (issues.length > 0) throw new Error(`internal: the searched schedule does not validate:\n${Codec.format(issues)}`)
@@ -416,8 +413,6 @@ export const search = async (o: Options): Promise<number> => {
   return 0
 }
 
-
-
 /** a one-paragraph summary of a candidate's decisions */
 export const describe = (c: Sp.Candidate): string => {
   const steps = c.steps.map((g, i) => {
@@ -425,6 +420,8 @@ export const describe = (c: Sp.Candidate): string => {
     const rel = g.relaxation === 'none' ? '' : typeof g.relaxation === 'object' ? ` lin${g.relaxation.linear >= 0 ? '+' : ''}${g.relaxation.linear.toFixed(3)}` : ` ${g.relaxation}`
     return `${i}:${g.prediction === 'data' ? 'x0' : 'ε'}${g.order}${g.start === -1 ? '' : `@${g.start}`}${g.basis === 'lambda' ? '' : `/${g.basis}`}${g.nodes === 'default' ? '' : `[${g.nodes.join(',')}]`}${rel}${corr}`
   })
-  const u = Sp.fractions(c).map((v) => v.toFixed(3)).join(' ')
+  const u = Sp.fractions(c)
+    .map((v) => v.toFixed(3))
+    .join(' ')
   return `decisions: first step ${c.firstStep}${c.denoiseToZero ? ', denoise to zero' : ''}; steps ${steps.join('  ')}\nλ-fractions of the grid: ${u}`
 }

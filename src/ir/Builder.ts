@@ -7,10 +7,10 @@
  * `finish`ed: drops planned, history depth and the capabilities the program needs derived from the
  * instructions themselves.
  */
-import type { Ems } from '../DpmV3.ts'
-import type * as NS from '../NoiseSchedule.ts'
-import * as P from '../Parameterization.ts'
-import type { SolverSchedule } from '../SolverSchedule.ts'
+import type { Ems } from '../core/DpmV3.ts'
+import type * as NS from '../core/NoiseSchedule.ts'
+import * as P from '../core/Parameterization.ts'
+import type { SolverSchedule } from '../schedule/SolverSchedule.ts'
 import * as I from './Instr.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -94,7 +94,12 @@ export interface Builder {
 // -------------------------------------------------------------------------------------------------
 
 /** a fresh builder over the resolved grid points */
-export const make = (ns: NS.NoiseSchedule, param: P.Parameterization, nominalPoints: ReadonlyArray<NS.Point>, options: Options = {}): Builder & { readonly finish: (s: SolverSchedule, steps: ReadonlyArray<I.StepInfo>) => I.Program } => {
+export const make = (
+  ns: NS.NoiseSchedule,
+  param: P.Parameterization,
+  nominalPoints: ReadonlyArray<NS.Point>,
+  options: Options = {},
+): Builder & { readonly finish: (s: SolverSchedule, steps: ReadonlyArray<I.StepInfo>) => I.Program } => {
   const points: NS.Point[] = [...nominalPoints]
   const mr = ns.meanReverting === true
   const instrs: I.Instr[] = []
@@ -110,9 +115,11 @@ export const make = (ns: NS.NoiseSchedule, param: P.Parameterization, nominalPoi
     return id
   }
   const nominal: At = (g) => points[g]!
-  const rowAt = (rows: I.RowPoints, b: number): At => (g) => rows(g)?.[b] ?? points[g]!
-  const movedIn = (f: I.Form): ReadonlyArray<number> =>
-    moved.size === 0 ? [] : [...new Set(f.flatMap(([, r]) => ('id' in r ? [pointOfEntry[r.id]!] : [])))].filter((g) => moved.has(g))
+  const rowAt =
+    (rows: I.RowPoints, b: number): At =>
+    (g) =>
+      rows(g)?.[b] ?? points[g]!
+  const movedIn = (f: I.Form): ReadonlyArray<number> => (moved.size === 0 ? [] : [...new Set(f.flatMap(([, r]) => ('id' in r ? [pointOfEntry[r.id]!] : [])))].filter((g) => moved.has(g)))
   const keyOf = (rows: I.RowPoints, b: number, gs: ReadonlyArray<number>): string => gs.map((g) => rowAt(rows, b)(g).t).join('|')
   const push = (ins: I.Instr) => {
     instrs.push(ins)
@@ -149,7 +156,13 @@ export const make = (ns: NS.NoiseSchedule, param: P.Parameterization, nominalPoi
       // coefficients are summed in the same order as the reference implementations)
       const xe: I.Ref = { kind: 'xe', id }
       // mean-reverting: m_y = a.x·(x − μ) + a.out·(out − κ·μ), κ = the native output's μ content (the clean x0: 1)
-      return I.plus([[a.x, xe], [a.out, { kind: 'out', id }]], mr ? [[-(a.x + P.muContent(param) * a.out), { kind: 'mu' }]] : [])
+      return I.plus(
+        [
+          [a.x, xe],
+          [a.out, { kind: 'out', id }],
+        ],
+        mr ? [[-(a.x + P.muContent(param) * a.out), { kind: 'mu' }]] : [],
+      )
     },
     nominal,
     rowAt,
@@ -190,7 +203,19 @@ export const make = (ns: NS.NoiseSchedule, param: P.Parameterization, nominalPoi
     count: () => ({ instrs: instrs.length, nfe }),
     finish: (schedule, steps) => {
       const planned = planDrops(instrs)
-      return { schedule, param, ...(ns.vScale === undefined ? {} : { vScale: ns.vScale }), meanReverting: mr, points, instrs: planned, steps, nfe, historyDepth: depth(planned), usesNoise: usesNoise(planned), needs: needsOf(planned) }
+      return {
+        schedule,
+        param,
+        ...(ns.vScale === undefined ? {} : { vScale: ns.vScale }),
+        meanReverting: mr,
+        points,
+        instrs: planned,
+        steps,
+        nfe,
+        historyDepth: depth(planned),
+        usesNoise: usesNoise(planned),
+        needs: needsOf(planned),
+      }
     },
   }
 }
@@ -237,8 +262,7 @@ export const depth = (instrs: ReadonlyArray<I.Instr>): number => {
 }
 
 /** whether a noise draw enters some combine with a non-zero coefficient (sNoise = 0 draws nothing that matters) */
-const usesNoise = (instrs: ReadonlyArray<I.Instr>): boolean =>
-  instrs.some((ins) => ins.op === 'combine' && (ins.adapt?.nominal ?? ins.terms).some(([c, r]) => r.kind === 'noise' && c !== 0))
+const usesNoise = (instrs: ReadonlyArray<I.Instr>): boolean => instrs.some((ins) => ins.op === 'combine' && (ins.adapt?.nominal ?? ins.terms).some(([c, r]) => r.kind === 'noise' && c !== 0))
 
 /** the Env capabilities the instructions read, derived from the refs and coefficient kinds */
 export const needsOf = (instrs: ReadonlyArray<I.Instr>): ReadonlyArray<I.Capability> => {

@@ -3,9 +3,9 @@
  * of held values with float64 coefficients (`combine`) and releases (`drop`), folded by one generic
  * `exec` (Program.ts). Values are named by `Ref`s; a `Form` is a linear combination of refs.
  */
-import type * as NS from '../NoiseSchedule.ts'
-import type { Parameterization } from '../Parameterization.ts'
-import type { SolverSchedule, StepDecision } from '../SolverSchedule.ts'
+import type * as NS from '../core/NoiseSchedule.ts'
+import type { Parameterization } from '../core/Parameterization.ts'
+import type { SolverSchedule, StepDecision } from '../schedule/SolverSchedule.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -128,8 +128,7 @@ export const scale = (c: number, f: Form): Form => f.map(([k, r]) => [c * k, r] 
 export const plus = (...fs: ReadonlyArray<Form>): Form => fs.flat()
 
 /** a ref's identity: equal keys, equal values */
-export const refKey = (r: Ref): string =>
-  'id' in r ? `${r.kind}${r.id}` : r.kind === 'reg' ? `reg:${r.name}` : r.kind === 'noise' ? `z${r.stream}` : r.kind
+export const refKey = (r: Ref): string => ('id' in r ? `${r.kind}${r.id}` : r.kind === 'reg' ? `reg:${r.name}` : r.kind === 'noise' ? `z${r.stream}` : r.kind)
 
 /** the distinct refs of a form (coefficient 1, zeros kept: every ref some row may need) */
 export const refsOf = (f: Form): Form => [...new Map(f.map(([, r]) => [refKey(r), r] as const)).values()].map((r) => [1, r] as const)
@@ -166,5 +165,4 @@ export const perRow = (terms: Form, B: number, formOf: (b: number) => readonly [
 }
 
 /** the refs an instruction reads */
-export const readsOf = (ins: Instr): ReadonlyArray<Ref> =>
-  ins.op === 'combine' ? [...ins.terms.map(([, r]) => r), ...(ins.adapt?.measure ?? [])] : []
+export const readsOf = (ins: Instr): ReadonlyArray<Ref> => (ins.op === 'combine' ? [...ins.terms.map(([, r]) => r), ...(ins.adapt?.measure ?? [])] : [])

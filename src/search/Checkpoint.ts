@@ -8,11 +8,11 @@
 import * as fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import * as U from '../codecs/util.ts'
-import { decodeOrThrow } from '../codecs/util.ts'
-import { writeAtomic } from '../Files.ts'
+import * as U from '../core/Codec.ts'
+import { decodeOrThrow } from '../core/Codec.ts'
+import { writeAtomic } from '../core/Files.ts'
 import * as Reg from '../steps/Registry.ts'
-import type { Relaxation } from '../Rule.ts'
+import type { Relaxation } from '../core/Rule.ts'
 import type * as Ev from './Evolution.ts'
 import * as Sp from './Space.ts'
 
@@ -42,16 +42,16 @@ const CorrectorC = t.union([
 
 const GeneC = t.readonly(
   t.intersection([
-  t.partial({ carried: Reg.carriedCodec((name, required, optional) => U.closed(name, required, optional)) }),
-  t.type({
-    prediction: t.keyof({ noise: null, data: null }),
-    order: t.number,
-    start: t.number,
-    nodes: t.union([t.literal('default'), t.readonlyArray(t.number)]),
-    basis: t.keyof({ lambda: null, t: null, rho: null }),
-    relaxation: RelaxationC,
-    corrector: CorrectorC,
-  }),
+    t.partial({ carried: Reg.carriedCodec((name, required, optional) => U.closed(name, required, optional)) }),
+    t.type({
+      prediction: t.keyof({ noise: null, data: null }),
+      order: t.number,
+      start: t.number,
+      nodes: t.union([t.literal('default'), t.readonlyArray(t.number)]),
+      basis: t.keyof({ lambda: null, t: null, rho: null }),
+      relaxation: RelaxationC,
+      corrector: CorrectorC,
+    }),
   ]),
 )
 
@@ -134,34 +134,36 @@ export const save = (file: string, fp: Fingerprint, s: Ev.State): void => writeA
 // -------------------------------------------------------------------------------------------------
 
 /** decode a checkpoint's JSON for `fp` in space `sp`: the state, or why it cannot be resumed */
-export const decode = (sp: Sp.Space, fp: Fingerprint) => (u: unknown): E.Either<string, Ev.State> => {
-  let f: t.TypeOf<typeof FileC>
-  try {
-    f = decodeOrThrow(FileC, 'search checkpoint')(u)
-  } catch (e) {
-    return E.left(e instanceof Error ? e.message : String(e))
+export const decode =
+  (sp: Sp.Space, fp: Fingerprint) =>
+  (u: unknown): E.Either<string, Ev.State> => {
+    let f: t.TypeOf<typeof FileC>
+    try {
+      f = decodeOrThrow(FileC, 'search checkpoint')(u)
+    } catch (e) {
+      return E.left(e instanceof Error ? e.message : String(e))
+    }
+    const diff = difference(fp, f.fingerprint)
+    if (diff !== undefined) return E.left(`the checkpoint belongs to another search: ${diff}; delete it or pass another --checkpoint`)
+    const scored = (x: t.TypeOf<typeof ScoredC>): Ev.Scored => ({ candidate: x.candidate, score: fromJson(x.score) })
+    const s = f.state
+    const all = [...s.islands.flat(), ...s.archive, s.best]
+    const broken = all.findIndex((x) => Sp.key(Sp.repair(sp)(x.candidate)) !== Sp.key(x.candidate))
+    if (broken >= 0) return E.left(`candidate ${broken} of the checkpoint is not a valid point of the search space (edited or corrupt file?); delete it to start afresh`)
+    return E.right({
+      generation: s.generation,
+      rng: s.rng,
+      evals: s.evals,
+      islands: s.islands.map((pop) => pop.map(scored)),
+      archive: s.archive.map(scored),
+      seen: new Set(s.seen),
+      refined: new Map(s.refined),
+      best: scored(s.best),
+      trace: s.trace.map((p) => ({ ...p, best: fromJson(p.best) })),
+      tau: s.tau ?? undefined,
+      elapsed: s.elapsed,
+    })
   }
-  const diff = difference(fp, f.fingerprint)
-  if (diff !== undefined) return E.left(`the checkpoint belongs to another search: ${diff}; delete it or pass another --checkpoint`)
-  const scored = (x: t.TypeOf<typeof ScoredC>): Ev.Scored => ({ candidate: x.candidate, score: fromJson(x.score) })
-  const s = f.state
-  const all = [...s.islands.flat(), ...s.archive, s.best]
-  const broken = all.findIndex((x) => Sp.key(Sp.repair(sp)(x.candidate)) !== Sp.key(x.candidate))
-  if (broken >= 0) return E.left(`candidate ${broken} of the checkpoint is not a valid point of the search space (edited or corrupt file?); delete it to start afresh`)
-  return E.right({
-    generation: s.generation,
-    rng: s.rng,
-    evals: s.evals,
-    islands: s.islands.map((pop) => pop.map(scored)),
-    archive: s.archive.map(scored),
-    seen: new Set(s.seen),
-    refined: new Map(s.refined),
-    best: scored(s.best),
-    trace: s.trace.map((p) => ({ ...p, best: fromJson(p.best) })),
-    tau: s.tau ?? undefined,
-    elapsed: s.elapsed,
-  })
-}
 
 /** read a checkpoint file: undefined if it does not exist, else its state or a thrown error naming the file */
 export const load = (file: string, sp: Sp.Space, fp: Fingerprint): Ev.State | undefined => {

@@ -23,7 +23,7 @@ import type * as Pool from './Pool.ts'
 import * as P from './Predictor.ts'
 import * as R from './Rng.ts'
 import * as Sp from './Space.ts'
-import type * as S from '../SolverSchedule.ts'
+import type * as S from '../schedule/SolverSchedule.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -133,7 +133,10 @@ const byScore = (a: Scored, b: Scored): number => a.score - b.score
 
 /** the best `size` unique candidates, at most PER_STRUCTURE per structure (stable for equal scores) */
 export const select = (size: number, xs: ReadonlyArray<Scored>): ReadonlyArray<Scored> => {
-  const sorted = xs.map((x, i) => [x, i] as const).sort((a, b) => byScore(a[0], b[0]) || a[1] - b[1]).map(([x]) => x)
+  const sorted = xs
+    .map((x, i) => [x, i] as const)
+    .sort((a, b) => byScore(a[0], b[0]) || a[1] - b[1])
+    .map(([x]) => x)
   const keys = new Set<string>()
   const per = new Map<string, number>()
   const out: Scored[] = []
@@ -149,16 +152,14 @@ export const select = (size: number, xs: ReadonlyArray<Scored>): ReadonlyArray<S
   return out
 }
 
-const remaining = (st: Settings, s: { readonly evals: number }): number =>
-  Date.now() >= st.deadline ? 0 : Math.max(0, st.budgetEvals - s.evals)
+const remaining = (st: Settings, s: { readonly evals: number }): number => (Date.now() >= st.deadline ? 0 : Math.max(0, st.budgetEvals - s.evals))
 
 /** the fraction of the budget used: the larger of evaluations and time (time only with a deadline) */
 const progress = (st: Settings, s: { readonly evals: number }, started: number): number =>
   Math.max(Number.isFinite(st.budgetEvals) ? s.evals / st.budgetEvals : 0, Number.isFinite(st.deadline) ? (Date.now() - started) / Math.max(1, st.deadline - started) : 0)
 
 /** the best of all islands */
-const bestOf = (islands: ReadonlyArray<ReadonlyArray<Scored>>, fallback: Scored): Scored =>
-  islands.reduce((b, isl) => (isl[0] !== undefined && isl[0].score < b.score ? isl[0] : b), fallback)
+const bestOf = (islands: ReadonlyArray<ReadonlyArray<Scored>>, fallback: Scored): Scored => islands.reduce((b, isl) => (isl[0] !== undefined && isl[0].score < b.score ? isl[0] : b), fallback)
 
 /** a child: crossover of two top parents with probability ½, then mutation */
 const child = (st: Settings, r: R.Rng, pop: ReadonlyArray<Scored>): Sp.Candidate => {
@@ -186,9 +187,11 @@ const children = (st: Settings, r: R.Rng, pop: ReadonlyArray<Scored>, seen: Read
 export const initial = (st: Settings, r: R.Rng): ReadonlyArray<Sp.Candidate> => {
   const sp = st.space
   const families = sp.predictions.flatMap((prediction) =>
-    [2, 3, 4].filter((k) => k <= sp.maxOrder).flatMap((order) =>
-      [false, true].filter((p) => !p || sp.correctors.includes('pseudo')).flatMap((pseudo) => sp.firstSteps.map((firstStep) => Sp.multistep(sp, { prediction, order, pseudo, firstStep }))),
-    ),
+    [2, 3, 4]
+      .filter((k) => k <= sp.maxOrder)
+      .flatMap((order) =>
+        [false, true].filter((p) => !p || sp.correctors.includes('pseudo')).flatMap((pseudo) => sp.firstSteps.map((firstStep) => Sp.multistep(sp, { prediction, order, pseudo, firstStep }))),
+      ),
   )
   const fixed = [...st.seeds.map(Sp.repair(sp)), ...families]
   const randoms = Array.from({ length: Math.max(0, 2 * st.islands * st.population - fixed.length) }, () => Sp.random(sp)(r))
@@ -246,11 +249,13 @@ export const refine = async (
     const scores = await ev.evaluate(asks.flat())
     used += scores.length
     let k = 0
-    const told = new Map(active.map((l, i) => {
-      const fs = scores.slice(k, k + asks[i]!.length)
-      k += asks[i]!.length
-      return [l, NM.tell(l.nm, fs)] as const
-    }))
+    const told = new Map(
+      active.map((l, i) => {
+        const fs = scores.slice(k, k + asks[i]!.length)
+        k += asks[i]!.length
+        return [l, NM.tell(l.nm, fs)] as const
+      }),
+    )
     locals = locals.map((l) => {
       const nm = told.get(l)
       return nm === undefined ? l : { ...l, nm }
@@ -280,7 +285,12 @@ export const init = async (st: Settings, ev: Pool.Evaluator): Promise<State> => 
     candidate: Sp.multistep(st.space, { prediction: st.space.predictions[0]!, order: 2, pseudo: false, firstStep: st.space.firstSteps[0]! }),
     score: Number.POSITIVE_INFINITY,
   }
-  const islands = Array.from({ length: st.islands }, (_, k) => select(st.population, scored.filter((_, i) => i % st.islands === k)))
+  const islands = Array.from({ length: st.islands }, (_, k) =>
+    select(
+      st.population,
+      scored.filter((_, i) => i % st.islands === k),
+    ),
+  )
   const best = bestOf(islands, fallback)
   return {
     generation: 0,
@@ -306,7 +316,9 @@ const islandChildren = (st: Settings, r: R.Rng, pop: ReadonlyArray<Scored>, seen
   const order = pool.map((_, i) => i).sort((a, b) => predicted[a]! - predicted[b]! || a - b)
   const exploit = Math.min(order.length, Math.ceil(0.75 * want))
   const rest = order.slice(exploit)
-  const explore = R.permutation(r, rest.length).slice(0, want - exploit).map((k) => rest[k]!)
+  const explore = R.permutation(r, rest.length)
+    .slice(0, want - exploit)
+    .map((k) => rest[k]!)
   return [...order.slice(0, exploit), ...explore].map((i) => pool[i]!)
 }
 
@@ -350,9 +362,15 @@ export const generation = async (st: Settings, ev: Pool.Evaluator, s: State, ran
     // the overall best, then the best structures never refined, then the least refined ones
     if (ranked[0] !== undefined) add(ranked[0].x, ranked[0].k)
     ranked.filter(({ x }) => timesOf(x) === 0).forEach(({ x, k }) => add(x, k))
-    ranked.map((y, i) => ({ ...y, i })).sort((a, b) => timesOf(a.x) - timesOf(b.x) || a.i - b.i).forEach(({ x, k }) => add(x, k))
+    ranked
+      .map((y, i) => ({ ...y, i }))
+      .sort((a, b) => timesOf(a.x) - timesOf(b.x) || a.i - b.i)
+      .forEach(({ x, k }) => add(x, k))
   }
-  const budget = Math.min(remaining(st, { evals }), starts.reduce((a, x) => a + st.refinePerDim * (Sp.coordinates(x.start.candidate).length + 1), 0))
+  const budget = Math.min(
+    remaining(st, { evals }),
+    starts.reduce((a, x) => a + st.refinePerDim * (Sp.coordinates(x.start.candidate).length + 1), 0),
+  )
   const { results, used } = await refine(st, ev, starts, budget, (u) => hooks.onEvals?.(evals + u, s.best.score))
   evals += used
   starts.forEach((x) => refined.set(Sp.structureKey(x.start.candidate), x.times + 1))

@@ -60,8 +60,7 @@ const reflect = (simplex: ReadonlyArray<Point>, values: ReadonlyArray<number>, e
 }
 
 /** replace the worst vertex, then reflect */
-const accept = (s: State, x: Point, f: number, evals: number): State =>
-  reflect([...s.simplex.slice(0, -1), x], [...s.values.slice(0, -1), f], evals)
+const accept = (s: State, x: Point, f: number, evals: number): State => reflect([...s.simplex.slice(0, -1), x], [...s.values.slice(0, -1), f], evals)
 
 // -------------------------------------------------------------------------------------------------
 // constructors

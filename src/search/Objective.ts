@@ -6,13 +6,13 @@
  * A candidate's score is mean_n ‖y_n − x_n‖₂ (teacher) or SW₁ (distribution); a run that fails
  * or produces a non-finite value scores +∞. NFE is exact by construction (Space.repair).
  */
-import * as Gmm from '../Gmm.ts'
-import * as Golden from '../Golden.ts'
-import type { NoiseSchedule } from '../NoiseSchedule.ts'
-import * as Prog from '../Program.ts'
-import * as Reference from '../Reference.ts'
-import type * as S from '../SolverSchedule.ts'
-import * as F from '../interpreters/Float64.ts'
+import * as Gmm from '../core/Gmm.ts'
+import * as Golden from '../interop/Golden.ts'
+import type { NoiseSchedule } from '../core/NoiseSchedule.ts'
+import * as Prog from '../run/Program.ts'
+import * as Reference from '../models/Reference.ts'
+import type * as S from '../schedule/SolverSchedule.ts'
+import * as F from '../run/Float64.ts'
 import * as R from './Rng.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -61,7 +61,10 @@ export const dataSamples = (g: Gmm.Gmm, ns: NoiseSchedule, n: number, seed: numb
   const s2 = ns.sigma(ns.t0) ** 2
   const out = new Float64Array(n * g.D)
   for (let i = 0; i < n; i++) {
-    const k = R.weighted(r, g.weights.map((w, j) => [j, w] as const))
+    const k = R.weighted(
+      r,
+      g.weights.map((w, j) => [j, w] as const),
+    )
     for (let d = 0; d < g.D; d++) out[i * g.D + d] = a * g.means[k]![d]! + Math.sqrt(a * a * g.variances[k]![d]! + s2) * z[i * g.D + d]!
   }
   return out
@@ -100,8 +103,10 @@ export const given = (D: number, xT: ReadonlyArray<ReadonlyArray<number>>, x0: R
 })
 
 /** a batch for a metric */
-export const batch = (metric: Metric) => (pf: Golden.ProblemFile, rows: number, seed: number): Batch =>
-  metric === 'teacher' ? teacher(pf, rows, seed) : distribution(pf, rows, seed)
+export const batch =
+  (metric: Metric) =>
+  (pf: Golden.ProblemFile, rows: number, seed: number): Batch =>
+    metric === 'teacher' ? teacher(pf, rows, seed) : distribution(pf, rows, seed)
 
 // -------------------------------------------------------------------------------------------------
 // destructors
@@ -147,8 +152,7 @@ export const slicedWasserstein = (D: number, directions: Float64Array, y: Float6
 }
 
 /** the score of outputs y on a batch: meanL2 to the teacher or SW₁ to the data samples */
-export const scoreOutputs = (b: Batch, y: Float64Array): number =>
-  b.metric === 'teacher' ? meanL2(b.D, y, b.target) : slicedWasserstein(b.D, b.directions, y, b.target)
+export const scoreOutputs = (b: Batch, y: Float64Array): number => (b.metric === 'teacher' ? meanL2(b.D, y, b.target) : slicedWasserstein(b.D, b.directions, y, b.target))
 
 /** the score of a schedule on a batch (Float64 interpreter, exact ε model); +∞ when it fails or is not finite */
 export const score = (pf: Golden.ProblemFile, b: Batch) => {

@@ -4,7 +4,7 @@
  * function of the candidate, results are identical for any number of threads.
  */
 import { Worker } from 'node:worker_threads'
-import type * as Golden from '../Golden.ts'
+import type * as Golden from '../interop/Golden.ts'
 import type * as O from './Objective.ts'
 import type * as Sp from './Space.ts'
 import { scorer, type Reply, type Request } from './Worker.ts'
@@ -104,5 +104,4 @@ export const pool = async (problem: Golden.ProblemFile, batch: O.Batch, threads:
 }
 
 /** `threads` = 0 or 1: inline; more: a pool */
-export const evaluator = async (problem: Golden.ProblemFile, batch: O.Batch, threads: number): Promise<Evaluator> =>
-  threads <= 1 ? inline(problem, batch) : pool(problem, batch, threads)
+export const evaluator = async (problem: Golden.ProblemFile, batch: O.Batch, threads: number): Promise<Evaluator> => (threads <= 1 ? inline(problem, batch) : pool(problem, batch, threads))

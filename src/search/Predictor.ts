@@ -58,37 +58,39 @@ export const width = (nfe: number): number => maxSteps(nfe) * STEP_FEATURES + 3
  * basis t, basis ρ, named relaxation, linear relaxation, its c, pseudo, reeval, corrector order/5, corrector c];
  * then [zero_x0, denoiseToZero, n/maxSteps]
  */
-export const features = (nfe: number) => (c: Sp.Candidate): Float32Array => {
-  const M = maxSteps(nfe)
-  const x = new Float32Array(width(nfe))
-  const n = c.steps.length
-  const u = Sp.fractions(c)
-  c.steps.slice(0, M).forEach((g, i) => {
-    const o = i * STEP_FEATURES
-    const corr = g.corrector
-    x[o] = 1
-    x[o + 1] = n * c.gaps[i]!
-    x[o + 2] = u[i]!
-    x[o + 3] = g.prediction === 'data' ? 1 : 0
-    x[o + 4] = g.order / 4
-    x[o + 5] = (-1 - g.start) / 3
-    x[o + 6] = g.nodes === 'default' ? 0 : 1
-    x[o + 7] = g.basis === 't' ? 1 : 0
-    x[o + 8] = g.basis === 'rho' ? 1 : 0
-    x[o + 9] = typeof g.relaxation === 'string' && g.relaxation !== 'none' ? 1 : 0
-    x[o + 10] = typeof g.relaxation === 'object' ? 1 : 0
-    x[o + 11] = typeof g.relaxation === 'object' ? g.relaxation.linear : 0
-    x[o + 12] = corr.mode === 'pseudo' ? 1 : 0
-    x[o + 13] = corr.mode === 'reeval' ? 1 : 0
-    x[o + 14] = corr.mode === 'none' ? 0 : (corr.order === 'default' ? g.order + 1 : corr.order) / 5
-    x[o + 15] = corr.mode !== 'none' && typeof corr.relaxation === 'object' ? corr.relaxation.linear : 0
-  })
-  const o = M * STEP_FEATURES
-  x[o] = c.firstStep === 'zero_x0' ? 1 : 0
-  x[o + 1] = c.denoiseToZero ? 1 : 0
-  x[o + 2] = n / M
-  return x
-}
+export const features =
+  (nfe: number) =>
+  (c: Sp.Candidate): Float32Array => {
+    const M = maxSteps(nfe)
+    const x = new Float32Array(width(nfe))
+    const n = c.steps.length
+    const u = Sp.fractions(c)
+    c.steps.slice(0, M).forEach((g, i) => {
+      const o = i * STEP_FEATURES
+      const corr = g.corrector
+      x[o] = 1
+      x[o + 1] = n * c.gaps[i]!
+      x[o + 2] = u[i]!
+      x[o + 3] = g.prediction === 'data' ? 1 : 0
+      x[o + 4] = g.order / 4
+      x[o + 5] = (-1 - g.start) / 3
+      x[o + 6] = g.nodes === 'default' ? 0 : 1
+      x[o + 7] = g.basis === 't' ? 1 : 0
+      x[o + 8] = g.basis === 'rho' ? 1 : 0
+      x[o + 9] = typeof g.relaxation === 'string' && g.relaxation !== 'none' ? 1 : 0
+      x[o + 10] = typeof g.relaxation === 'object' ? 1 : 0
+      x[o + 11] = typeof g.relaxation === 'object' ? g.relaxation.linear : 0
+      x[o + 12] = corr.mode === 'pseudo' ? 1 : 0
+      x[o + 13] = corr.mode === 'reeval' ? 1 : 0
+      x[o + 14] = corr.mode === 'none' ? 0 : (corr.order === 'default' ? g.order + 1 : corr.order) / 5
+      x[o + 15] = corr.mode !== 'none' && typeof corr.relaxation === 'object' ? corr.relaxation.linear : 0
+    })
+    const o = M * STEP_FEATURES
+    x[o] = c.firstStep === 'zero_x0' ? 1 : 0
+    x[o + 1] = c.denoiseToZero ? 1 : 0
+    x[o + 2] = n / M
+    return x
+  }
 
 // -------------------------------------------------------------------------------------------------
 // utils
@@ -121,7 +123,6 @@ export const targets = (data: ReadonlyArray<Scored>): Float64Array => {
 
 /**
  * train a ranker on evaluated candidates of one budget (the most recent `maxData`); 20% (every fifth)
- * are held out to measure Kendall's τ, then the net is trained on all of them (the MLP runs on tfjs: interpreters/TfjsPredictor.ts)
+ * are held out to measure Kendall's τ, then the net is trained on all of them (the MLP runs on tfjs: search/TfjsPredictor.ts)
  */
-export const train = async (nfe: number, data: ReadonlyArray<Scored>, seed: number, s: Settings = defaults): Promise<Ranker> =>
-  (await import('../interpreters/TfjsPredictor.ts')).train(nfe, data, seed, s)
+export const train = async (nfe: number, data: ReadonlyArray<Scored>, seed: number, s: Settings = defaults): Promise<Ranker> => (await import('./TfjsPredictor.ts')).train(nfe, data, seed, s)

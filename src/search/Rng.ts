@@ -24,8 +24,7 @@ export const make = (seed: number): Rng => ({ state: mix((Math.floor(seed) >>> 0
 export const fromState = (state: number): Rng => ({ state: state >>> 0 })
 
 /** an independent stream derived from a seed and labels: make(hash(seed, …labels)) */
-export const derive = (seed: number, ...labels: ReadonlyArray<number>): Rng =>
-  fromState(labels.reduce((h, l) => mix(h ^ (Math.floor(l) >>> 0)), mix((Math.floor(seed) >>> 0) + 0x6d2b79f5)))
+export const derive = (seed: number, ...labels: ReadonlyArray<number>): Rng => fromState(labels.reduce((h, l) => mix(h ^ (Math.floor(l) >>> 0)), mix((Math.floor(seed) >>> 0) + 0x6d2b79f5)))
 
 // -------------------------------------------------------------------------------------------------
 // utils

@@ -10,12 +10,12 @@
  * exact NFE budget, so every candidate decodes with no issues and compiles to `nfe` evaluations:
  *   NFE = [firstStep = evaluate] + (n − 1) + #{i < n−1 : reeval corrector} + [corrector at step n−1] + [denoiseToZero].
  */
-import * as G from '../Grid.ts'
-import type { Prediction } from '../Parameterization.ts'
-import type { Relaxation } from '../Rule.ts'
-import * as Codec from '../codecs/SolverSchedule.ts'
-import * as NS from '../NoiseSchedule.ts'
-import * as S from '../SolverSchedule.ts'
+import * as G from '../core/Grid.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import type { Relaxation } from '../core/Rule.ts'
+import * as Codec from '../schedule/Codec.ts'
+import * as NS from '../core/NoiseSchedule.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import * as Reg from '../steps/Registry.ts'
 import * as R from './Rng.ts'
 
@@ -27,9 +27,7 @@ import * as R from './Rng.ts'
 export type Basis = 'lambda' | 't' | 'rho'
 
 /** the corrector of a step: none, or USF pseudo (0 NFE) / implicit = 'reeval' (+1 NFE) */
-export type CorrectorGene =
-  | { readonly mode: 'none' }
-  | { readonly mode: 'pseudo' | 'reeval'; readonly order: number | 'default'; readonly relaxation: Relaxation }
+export type CorrectorGene = { readonly mode: 'none' } | { readonly mode: 'pseudo' | 'reeval'; readonly order: number | 'default'; readonly relaxation: Relaxation }
 
 /** the decisions of one step (history index −1 = the step's own start point when start = −1) */
 export interface Gene {
@@ -142,12 +140,14 @@ export const fractions = (c: Candidate): ReadonlyArray<number> => {
 }
 
 /** t_k = t(λ_T + U_k·(λ_{t0} − λ_T)), t_0 = T and t_n = t0 exactly */
-export const timesOf = (ns: NS.NoiseSchedule) => (c: Candidate): ReadonlyArray<number> => {
-  const lT = ns.lambda(ns.T)
-  const l0 = ns.lambda(ns.t0)
-  const u = fractions(c)
-  return u.map((f, k) => (k === 0 ? ns.T : k === u.length - 1 ? ns.t0 : ns.tOfLambda(lT + f * (l0 - lT))))
-}
+export const timesOf =
+  (ns: NS.NoiseSchedule) =>
+  (c: Candidate): ReadonlyArray<number> => {
+    const lT = ns.lambda(ns.T)
+    const l0 = ns.lambda(ns.t0)
+    const u = fractions(c)
+    return u.map((f, k) => (k === 0 ? ns.T : k === u.length - 1 ? ns.t0 : ns.tOfLambda(lT + f * (l0 - lT))))
+  }
 
 /** a gene as a step decision (defaults omitted) */
 export const decisionOf = (g: Gene): S.StepDecision => ({
@@ -170,11 +170,13 @@ export const decisionOf = (g: Gene): S.StepDecision => ({
 })
 
 /** the schedule document of a candidate on an explicit grid from ns.T to ns.t0 */
-export const toSchedule = (ns: NS.NoiseSchedule, name?: string) => (c: Candidate): S.SolverSchedule =>
-  S.make(G.explicit(timesOf(ns)(c)), c.steps.map(decisionOf), name, {
-    ...(c.firstStep === 'zero_x0' ? { firstStep: 'zero_x0' as const } : {}),
-    ...(c.denoiseToZero ? { denoiseToZero: true } : {}),
-  })
+export const toSchedule =
+  (ns: NS.NoiseSchedule, name?: string) =>
+  (c: Candidate): S.SolverSchedule =>
+    S.make(G.explicit(timesOf(ns)(c)), c.steps.map(decisionOf), name, {
+      ...(c.firstStep === 'zero_x0' ? { firstStep: 'zero_x0' as const } : {}),
+      ...(c.denoiseToZero ? { denoiseToZero: true } : {}),
+    })
 
 /** a stable text of the structure (every decision but the times and linear coefficients) */
 export const structureKey = (c: Candidate): string =>
@@ -233,42 +235,37 @@ export const normalizeGaps = (sp: Space, gaps: ReadonlyArray<number>): ReadonlyA
 }
 
 /** a relaxation inside the space's limits: linear c clamped to ±LINEAR_MAX (−0 → 0) */
-const cleanRelaxation = (r: Relaxation): Relaxation =>
-  typeof r === 'object' ? { linear: Number.isFinite(r.linear) ? clamp(r.linear, -LINEAR_MAX, LINEAR_MAX) + 0 : 0 } : r
+const cleanRelaxation = (r: Relaxation): Relaxation => (typeof r === 'object' ? { linear: Number.isFinite(r.linear) ? clamp(r.linear, -LINEAR_MAX, LINEAR_MAX) + 0 : 0 } : r)
 
 /** a gene valid at step i: order ≤ min(maxOrder, i + 1), start and nodes within the i + 1 history points, options per basis */
-export const repairGene = (sp: Space, i: number) => (g: Gene): Gene => {
-  const avail = i + 1
-  const prediction = sp.predictions.includes(g.prediction) ? g.prediction : sp.predictions[0]!
-  const order = clamp(Math.round(g.order), 1, Math.min(sp.maxOrder, avail))
-  const start = clamp(Math.round(g.start), -Math.min(sp.maxStart, avail), -1)
-  const given = g.nodes
-  const nodes =
-    given !== 'default' &&
-    sp.nodes &&
-    given.length === order &&
-    given.every((k, j) => Number.isInteger(k) && k <= -1 && k >= -avail && given.indexOf(k) === j)
-      ? given
-      : 'default'
-  const basis = sp.bases.includes(g.basis) ? g.basis : 'lambda'
-  const relaxation = basis === 'lambda' && order >= 2 && sp.relaxations ? cleanRelaxation(g.relaxation) : 'none'
-  const c = g.corrector
-  const corrector: CorrectorGene =
-    c.mode === 'none' || !sp.correctors.includes(c.mode)
-      ? { mode: 'none' }
-      : (() => {
-          const k = c.order === 'default' ? 'default' : clamp(Math.round(c.order), 1, Math.min(5, avail + 1))
-          const effective = k === 'default' ? order + 1 : k
-          return {
-            mode: c.mode,
-            order: k,
-            relaxation: basis === 'lambda' && effective >= 2 && sp.relaxations ? cleanRelaxation(c.relaxation) : 'none',
-          }
-        })()
-  const base: Gene = { prediction, order, start, nodes, basis, relaxation, corrector }
-  // carried behaviours stay while the step with them passes every field's checks
-  return g.carried !== undefined && Reg.checks(decisionOf({ ...base, carried: g.carried }), i).length === 0 ? { ...base, carried: g.carried } : base
-}
+export const repairGene =
+  (sp: Space, i: number) =>
+  (g: Gene): Gene => {
+    const avail = i + 1
+    const prediction = sp.predictions.includes(g.prediction) ? g.prediction : sp.predictions[0]!
+    const order = clamp(Math.round(g.order), 1, Math.min(sp.maxOrder, avail))
+    const start = clamp(Math.round(g.start), -Math.min(sp.maxStart, avail), -1)
+    const given = g.nodes
+    const nodes = given !== 'default' && sp.nodes && given.length === order && given.every((k, j) => Number.isInteger(k) && k <= -1 && k >= -avail && given.indexOf(k) === j) ? given : 'default'
+    const basis = sp.bases.includes(g.basis) ? g.basis : 'lambda'
+    const relaxation = basis === 'lambda' && order >= 2 && sp.relaxations ? cleanRelaxation(g.relaxation) : 'none'
+    const c = g.corrector
+    const corrector: CorrectorGene =
+      c.mode === 'none' || !sp.correctors.includes(c.mode)
+        ? { mode: 'none' }
+        : (() => {
+            const k = c.order === 'default' ? 'default' : clamp(Math.round(c.order), 1, Math.min(5, avail + 1))
+            const effective = k === 'default' ? order + 1 : k
+            return {
+              mode: c.mode,
+              order: k,
+              relaxation: basis === 'lambda' && effective >= 2 && sp.relaxations ? cleanRelaxation(c.relaxation) : 'none',
+            }
+          })()
+    const base: Gene = { prediction, order, start, nodes, basis, relaxation, corrector }
+    // carried behaviours stay while the step with them passes every field's checks
+    return g.carried !== undefined && Reg.checks(decisionOf({ ...base, carried: g.carried }), i).length === 0 ? { ...base, carried: g.carried } : base
+  }
 
 /** a step at the gene's place without a corrector (what `repair` inserts) */
 const plain = (g: Gene): Gene => ({ ...g, corrector: { mode: 'none' } })
@@ -278,47 +275,46 @@ const plain = (g: Gene): Gene => ({ ...g, corrector: { mode: 'none' } })
  * step with the smallest gap while over budget, split the largest gap while under), then every gene
  * repaired against its history. Idempotent; deterministic (no randomness).
  */
-export const repair = (sp: Space) => (c: Candidate): Candidate => {
-  let firstStep = sp.firstSteps.includes(c.firstStep) ? c.firstStep : sp.firstSteps[0]!
-  let denoiseToZero = sp.denoise && c.denoiseToZero
-  const n0 = Math.min(c.gaps.length, c.steps.length)
-  let gaps = [...normalizeGaps(sp, c.gaps.slice(0, n0))]
-  let steps = c.steps.slice(0, n0).map((g) => ({ ...g, corrector: sp.correctors.includes(g.corrector.mode) ? g.corrector : { mode: 'none' as const } }))
-  if (steps.length === 0) {
-    steps = [defaultGene(sp.predictions[0]!)]
-    gaps = [1]
-  }
-  const cost = () => nfeOf({ nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps })
-  for (let guard = 0; cost() !== sp.nfe && guard < 4 * sp.nfe + 16; guard++) {
-    if (cost() > sp.nfe) {
-      if (steps.length >= 2) {
-        // merge the smallest gap among the non-last steps into the next step
-        let j = 0
-        for (let k = 1; k < steps.length - 1; k++) if (gaps[k]! < gaps[j]!) j = k
-        gaps = [...gaps.slice(0, j), gaps[j]! + gaps[j + 1]!, ...gaps.slice(j + 2)]
-        steps = [...steps.slice(0, j), ...steps.slice(j + 1)]
-      } else if (denoiseToZero) denoiseToZero = false
-      else if (steps[0]!.corrector.mode !== 'none') steps = [plain(steps[0]!)]
-      else firstStep = 'zero_x0'
-    } else {
-      // split the largest gap; the new first half is a plain copy of the step (exactly +1 NFE)
-      let j = 0
-      for (let k = 1; k < gaps.length; k++) if (gaps[k]! > gaps[j]!) j = k
-      gaps = [...gaps.slice(0, j), gaps[j]! / 2, gaps[j]! / 2, ...gaps.slice(j + 1)]
-      steps = [...steps.slice(0, j), plain(steps[j]!), ...steps.slice(j)]
+export const repair =
+  (sp: Space) =>
+  (c: Candidate): Candidate => {
+    let firstStep = sp.firstSteps.includes(c.firstStep) ? c.firstStep : sp.firstSteps[0]!
+    let denoiseToZero = sp.denoise && c.denoiseToZero
+    const n0 = Math.min(c.gaps.length, c.steps.length)
+    let gaps = [...normalizeGaps(sp, c.gaps.slice(0, n0))]
+    let steps = c.steps.slice(0, n0).map((g) => ({ ...g, corrector: sp.correctors.includes(g.corrector.mode) ? g.corrector : { mode: 'none' as const } }))
+    if (steps.length === 0) {
+      steps = [defaultGene(sp.predictions[0]!)]
+      gaps = [1]
     }
+    const cost = () => nfeOf({ nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps })
+    for (let guard = 0; cost() !== sp.nfe && guard < 4 * sp.nfe + 16; guard++) {
+      if (cost() > sp.nfe) {
+        if (steps.length >= 2) {
+          // merge the smallest gap among the non-last steps into the next step
+          let j = 0
+          for (let k = 1; k < steps.length - 1; k++) if (gaps[k]! < gaps[j]!) j = k
+          gaps = [...gaps.slice(0, j), gaps[j]! + gaps[j + 1]!, ...gaps.slice(j + 2)]
+          steps = [...steps.slice(0, j), ...steps.slice(j + 1)]
+        } else if (denoiseToZero) denoiseToZero = false
+        else if (steps[0]!.corrector.mode !== 'none') steps = [plain(steps[0]!)]
+        else firstStep = 'zero_x0'
+      } else {
+        // split the largest gap; the new first half is a plain copy of the step (exactly +1 NFE)
+        let j = 0
+        for (let k = 1; k < gaps.length; k++) if (gaps[k]! > gaps[j]!) j = k
+        gaps = [...gaps.slice(0, j), gaps[j]! / 2, gaps[j]! / 2, ...gaps.slice(j + 1)]
+        steps = [...steps.slice(0, j), plain(steps[j]!), ...steps.slice(j)]
+      }
+    }
+    gaps = [...normalizeGaps(sp, gaps)]
+    const genes = steps.map((g, i) => repairGene(sp, i)(g))
+    const out0: Candidate = { nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: genes }
+    // schedule-level checks (a kept time shift constrains the next steps): drop the carried behaviours if they fail
+    const out: Candidate = genes.some((g) => g.carried !== undefined) && Codec.check(toSchedule(UNIT)(out0)).length > 0 ? { ...out0, steps: genes.map(({ carried: _c, ...g }) => g) } : out0
+    if (nfeOf(out) !== sp.nfe) throw new Error(`internal: repair reached NFE ${nfeOf(out)}, not ${sp.nfe}`)
+    return out
   }
-  gaps = [...normalizeGaps(sp, gaps)]
-  const genes = steps.map((g, i) => repairGene(sp, i)(g))
-  const out0: Candidate = { nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: genes }
-  // schedule-level checks (a kept time shift constrains the next steps): drop the carried behaviours if they fail
-  const out: Candidate =
-    genes.some((g) => g.carried !== undefined) && Codec.check(toSchedule(UNIT)(out0)).length > 0
-      ? { ...out0, steps: genes.map(({ carried: _c, ...g }) => g) }
-      : out0
-  if (nfeOf(out) !== sp.nfe) throw new Error(`internal: repair reached NFE ${nfeOf(out)}, not ${sp.nfe}`)
-  return out
-}
 
 // -------------------------------------------------------------------------------------------------
 // constructors: candidates
@@ -358,41 +354,45 @@ const relaxationOf = (r: Relaxation | undefined): Relaxation => r ?? 'none'
  * a schedule document (e.g. a named solver) as a candidate, then repaired into the space: the grid's
  * times become λ-fractions (the grid must run from ns.T to ns.t0); 'ab' bases become 'lambda'
  */
-export const fromSchedule = (ns: NS.NoiseSchedule, sp: Space) => (s: S.SolverSchedule): Candidate => {
-  const t = G.resolve(ns)(s.grid)
-  const lT = ns.lambda(ns.T)
-  const l0 = ns.lambda(ns.t0)
-  if (Math.abs(t[0]! - ns.T) > 1e-12 * ns.T || Math.abs(t[t.length - 1]! - ns.t0) > 1e-12 * ns.t0)
-    throw new Error(`the schedule's grid runs from ${t[0]} to ${t[t.length - 1]}; the search needs ${ns.T} → ${ns.t0}`)
-  const lam = t.map((v) => ns.lambda(v))
-  const gaps = lam.slice(1).map((l, k) => (l - lam[k]!) / (l0 - lT))
-  const steps = s.steps.map((d): Gene => ({
-    prediction: d.prediction,
-    order: d.order,
-    start: S.startOf(d),
-    nodes: d.nodes ?? 'default',
-    basis: d.basis === 't' || d.basis === 'rho' ? d.basis : 'lambda',
-    relaxation: relaxationOf(d.relaxation),
-    corrector:
-      d.corrector === undefined
-        ? { mode: 'none' }
-        : { mode: d.corrector.mode, order: d.corrector.order ?? 'default', relaxation: relaxationOf(d.corrector.relaxation) },
-    ...(Reg.carriedOf(d) === undefined ? {} : { carried: Reg.carriedOf(d)! }),
-  }))
-  return repair(sp)({
-    nfe: sp.nfe,
-    firstStep: s.options?.firstStep ?? 'evaluate',
-    denoiseToZero: s.options?.denoiseToZero === true,
-    gaps,
-    steps,
-  })
-}
+export const fromSchedule =
+  (ns: NS.NoiseSchedule, sp: Space) =>
+  (s: S.SolverSchedule): Candidate => {
+    const t = G.resolve(ns)(s.grid)
+    const lT = ns.lambda(ns.T)
+    const l0 = ns.lambda(ns.t0)
+    if (Math.abs(t[0]! - ns.T) > 1e-12 * ns.T || Math.abs(t[t.length - 1]! - ns.t0) > 1e-12 * ns.t0)
+      throw new Error(`the schedule's grid runs from ${t[0]} to ${t[t.length - 1]}; the search needs ${ns.T} → ${ns.t0}`)
+    const lam = t.map((v) => ns.lambda(v))
+    const gaps = lam.slice(1).map((l, k) => (l - lam[k]!) / (l0 - lT))
+    const steps = s.steps.map((d): Gene => ({
+      prediction: d.prediction,
+      order: d.order,
+      start: S.startOf(d),
+      nodes: d.nodes ?? 'default',
+      basis: d.basis === 't' || d.basis === 'rho' ? d.basis : 'lambda',
+      relaxation: relaxationOf(d.relaxation),
+      corrector: d.corrector === undefined ? { mode: 'none' } : { mode: d.corrector.mode, order: d.corrector.order ?? 'default', relaxation: relaxationOf(d.corrector.relaxation) },
+      ...(Reg.carriedOf(d) === undefined ? {} : { carried: Reg.carriedOf(d)! }),
+    }))
+    return repair(sp)({
+      nfe: sp.nfe,
+      firstStep: s.options?.firstStep ?? 'evaluate',
+      denoiseToZero: s.options?.denoiseToZero === true,
+      gaps,
+      steps,
+    })
+  }
 
 // -------------------------------------------------------------------------------------------------
 // random draws (the priors of USF's evolutionary search, solver-math §7.4, adapted)
 // -------------------------------------------------------------------------------------------------
 
-const ORDER_PRIOR: ReadonlyArray<readonly [number, number]> = [[1, 0.15], [2, 0.35], [3, 0.35], [4, 0.15]]
+const ORDER_PRIOR: ReadonlyArray<readonly [number, number]> = [
+  [1, 0.15],
+  [2, 0.35],
+  [3, 0.35],
+  [4, 0.15],
+]
 
 /** a random relaxation: none ½, linear c ~ N(0, 0.2²) ⅓, a named rule ⅙ */
 const randomRelaxation = (r: R.Rng): Relaxation => {
@@ -421,8 +421,15 @@ export const randomGene = (sp: Space, r: R.Rng, i: number, n: number): Gene => {
   const avail = i + 1
   const order = Math.min(R.weighted(r, ORDER_PRIOR), avail, sp.maxOrder)
   const start = R.chance(r, 0.9) ? -1 : -Math.min(avail, 2 + R.int(r, 2))
-  const basis: Basis = R.weighted(r, [['lambda', 0.85], ['t', 0.1], ['rho', 0.05]])
-  return repairGene(sp, i)({
+  const basis: Basis = R.weighted(r, [
+    ['lambda', 0.85],
+    ['t', 0.1],
+    ['rho', 0.05],
+  ])
+  return repairGene(
+    sp,
+    i,
+  )({
     prediction: R.pick(r, sp.predictions),
     order,
     start,
@@ -441,18 +448,20 @@ const randomGaps = (r: R.Rng, n: number): ReadonlyArray<number> => {
 }
 
 /** a random candidate from the priors, repaired to the budget */
-export const random = (sp: Space) => (r: R.Rng): Candidate => {
-  const firstStep = R.pick(r, sp.firstSteps)
-  const denoiseToZero = sp.denoise && R.chance(r, 0.08)
-  const n = sp.nfe + (firstStep === 'zero_x0' ? 1 : 0)
-  return repair(sp)({
-    nfe: sp.nfe,
-    firstStep,
-    denoiseToZero,
-    gaps: randomGaps(r, n),
-    steps: Array.from({ length: n }, (_, i) => randomGene(sp, r, i, n)),
-  })
-}
+export const random =
+  (sp: Space) =>
+  (r: R.Rng): Candidate => {
+    const firstStep = R.pick(r, sp.firstSteps)
+    const denoiseToZero = sp.denoise && R.chance(r, 0.08)
+    const n = sp.nfe + (firstStep === 'zero_x0' ? 1 : 0)
+    return repair(sp)({
+      nfe: sp.nfe,
+      firstStep,
+      denoiseToZero,
+      gaps: randomGaps(r, n),
+      steps: Array.from({ length: n }, (_, i) => randomGene(sp, r, i, n)),
+    })
+  }
 
 // -------------------------------------------------------------------------------------------------
 // operators
@@ -483,27 +492,49 @@ const OPS: ReadonlyArray<readonly [Op, number]> = [
   ],
   // prediction type: one step, or all steps
   [(sp, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, prediction: R.pick(r, sp.predictions) })), 0.07],
-  [(sp, r, c) => { const p = R.pick(r, sp.predictions); return { ...c, steps: c.steps.map((g) => ({ ...g, prediction: p })) } }, 0.03],
+  [
+    (sp, r, c) => {
+      const p = R.pick(r, sp.predictions)
+      return { ...c, steps: c.steps.map((g) => ({ ...g, prediction: p })) }
+    },
+    0.03,
+  ],
   // order: one step (resampled), or all steps capped at k (warm-up kept)
   [(_, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, order: R.weighted(r, ORDER_PRIOR), nodes: 'default' })), 0.09],
-  [(sp, r, c) => { const k = 1 + R.int(r, sp.maxOrder); return { ...c, steps: c.steps.map((g, i) => ({ ...g, order: Math.min(k, i + 1), nodes: 'default' })) } }, 0.03],
+  [
+    (sp, r, c) => {
+      const k = 1 + R.int(r, sp.maxOrder)
+      return { ...c, steps: c.steps.map((g, i) => ({ ...g, order: Math.min(k, i + 1), nodes: 'default' })) }
+    },
+    0.03,
+  ],
   // start point, nodes, basis
   [(sp, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, start: -1 - R.int(r, sp.maxStart) })), 0.03],
-  [(_, r, c) => { const i = anyStep(r, c); return withGene(c, i, (g) => ({ ...g, nodes: R.chance(r, 0.3) ? 'default' : randomNodes(r, i + 1, g.order) })) }, 0.04],
+  [
+    (_, r, c) => {
+      const i = anyStep(r, c)
+      return withGene(c, i, (g) => ({ ...g, nodes: R.chance(r, 0.3) ? 'default' : randomNodes(r, i + 1, g.order) }))
+    },
+    0.04,
+  ],
   [(sp, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, basis: R.pick(r, sp.bases) })), 0.03],
   // relaxation: resampled, or the linear coefficient moved by N(0, .05²)
   [(_, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, relaxation: randomRelaxation(r) })), 0.07],
-  [
-    (_, r, c) =>
-      withGene(c, anyStep(r, c), (g) => ({ ...g, relaxation: { linear: (typeof g.relaxation === 'object' ? g.relaxation.linear : 0) + 0.05 * R.normal(r) } })),
-    0.05,
-  ],
+  [(_, r, c) => withGene(c, anyStep(r, c), (g) => ({ ...g, relaxation: { linear: (typeof g.relaxation === 'object' ? g.relaxation.linear : 0) + 0.05 * R.normal(r) } })), 0.05],
   // corrector: one step resampled, one corrector's linear coefficient, or all non-final steps set alike
-  [(sp, r, c) => { const i = anyStep(r, c); return withGene(c, i, (g) => ({ ...g, corrector: randomCorrector(sp, r, i === c.steps.length - 1) })) }, 0.1],
+  [
+    (sp, r, c) => {
+      const i = anyStep(r, c)
+      return withGene(c, i, (g) => ({ ...g, corrector: randomCorrector(sp, r, i === c.steps.length - 1) }))
+    },
+    0.1,
+  ],
   [
     (_, r, c) =>
       withGene(c, anyStep(r, c), (g) =>
-        g.corrector.mode === 'none' ? g : { ...g, corrector: { ...g.corrector, relaxation: { linear: (typeof g.corrector.relaxation === 'object' ? g.corrector.relaxation.linear : 0) + 0.05 * R.normal(r) } } },
+        g.corrector.mode === 'none'
+          ? g
+          : { ...g, corrector: { ...g.corrector, relaxation: { linear: (typeof g.corrector.relaxation === 'object' ? g.corrector.relaxation.linear : 0) + 0.05 * R.normal(r) } } },
       ),
     0.03,
   ],
@@ -511,7 +542,10 @@ const OPS: ReadonlyArray<readonly [Op, number]> = [
     (sp, r, c) => {
       const on = R.chance(r, 0.5) && sp.correctors.includes('pseudo')
       const n = c.steps.length
-      return { ...c, steps: c.steps.map((g, i) => (i === n - 1 ? g : { ...g, corrector: on ? { mode: 'pseudo' as const, order: 'default' as const, relaxation: 'none' as const } : { mode: 'none' as const } })) }
+      return {
+        ...c,
+        steps: c.steps.map((g, i) => (i === n - 1 ? g : { ...g, corrector: on ? { mode: 'pseudo' as const, order: 'default' as const, relaxation: 'none' as const } : { mode: 'none' as const } })),
+      }
     },
     0.03,
   ],
@@ -530,54 +564,56 @@ const OPS: ReadonlyArray<readonly [Op, number]> = [
 ]
 
 /** mutate(sp)(r, c): 1 + Geometric(½) (at most 4) random operators, then `repair` */
-export const mutate = (sp: Space) => (r: R.Rng, c: Candidate): Candidate => {
-  let out = c
-  const k = 1 + (R.chance(r, 0.5) ? 0 : R.chance(r, 0.5) ? 1 : R.chance(r, 0.5) ? 2 : 3)
-  for (let j = 0; j < k; j++) out = repair(sp)(R.weighted(r, OPS)(sp, r, out))
-  return out
-}
+export const mutate =
+  (sp: Space) =>
+  (r: R.Rng, c: Candidate): Candidate => {
+    let out = c
+    const k = 1 + (R.chance(r, 0.5) ? 0 : R.chance(r, 0.5) ? 1 : R.chance(r, 0.5) ? 2 : 3)
+    for (let j = 0; j < k; j++) out = repair(sp)(R.weighted(r, OPS)(sp, r, out))
+    return out
+  }
 
 /**
  * crossover(sp)(r, a, b): options from either parent; with equal step counts each gene from either
  * parent and the gaps from one parent or their geometric blend; otherwise a's grid with genes taken
  * from b at the same relative position (probability ½ each); then `repair`
  */
-export const crossover = (sp: Space) => (r: R.Rng, a: Candidate, b: Candidate): Candidate => {
-  const firstStep = R.chance(r, 0.5) ? a.firstStep : b.firstStep
-  const denoiseToZero = R.chance(r, 0.5) ? a.denoiseToZero : b.denoiseToZero
-  const na = a.steps.length
-  const nb = b.steps.length
-  if (na === nb) {
-    const w = R.next(r)
-    const mode = R.int(r, 3)
-    const gaps = mode === 0 ? a.gaps : mode === 1 ? b.gaps : a.gaps.map((g, k) => g ** w * b.gaps[k]! ** (1 - w))
-    return repair(sp)({ nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: a.steps.map((g, i) => (R.chance(r, 0.5) ? g : b.steps[i]!)) })
+export const crossover =
+  (sp: Space) =>
+  (r: R.Rng, a: Candidate, b: Candidate): Candidate => {
+    const firstStep = R.chance(r, 0.5) ? a.firstStep : b.firstStep
+    const denoiseToZero = R.chance(r, 0.5) ? a.denoiseToZero : b.denoiseToZero
+    const na = a.steps.length
+    const nb = b.steps.length
+    if (na === nb) {
+      const w = R.next(r)
+      const mode = R.int(r, 3)
+      const gaps = mode === 0 ? a.gaps : mode === 1 ? b.gaps : a.gaps.map((g, k) => g ** w * b.gaps[k]! ** (1 - w))
+      return repair(sp)({ nfe: sp.nfe, firstStep, denoiseToZero, gaps, steps: a.steps.map((g, i) => (R.chance(r, 0.5) ? g : b.steps[i]!)) })
+    }
+    const at = (i: number): number => (na === 1 ? 0 : Math.round((i * (nb - 1)) / (na - 1)))
+    return repair(sp)({ nfe: sp.nfe, firstStep, denoiseToZero, gaps: a.gaps, steps: a.steps.map((g, i) => (R.chance(r, 0.5) ? g : b.steps[at(i)]!)) })
   }
-  const at = (i: number): number => (na === 1 ? 0 : Math.round((i * (nb - 1)) / (na - 1)))
-  return repair(sp)({ nfe: sp.nfe, firstStep, denoiseToZero, gaps: a.gaps, steps: a.steps.map((g, i) => (R.chance(r, 0.5) ? g : b.steps[at(i)]!)) })
-}
 
 // -------------------------------------------------------------------------------------------------
 // continuous coordinates (for local refinement)
 // -------------------------------------------------------------------------------------------------
 
 /** the continuous coordinates of a candidate: θ = (log gaps_1..n−1 − log gaps_0, linear coefficients) */
-export const coordinates = (c: Candidate): ReadonlyArray<number> => [
-  ...c.gaps.slice(1).map((g) => Math.log(g / c.gaps[0]!)),
-  ...c.steps.flatMap((g) => linearOf(g).filter((v) => !Number.isNaN(v))),
-]
+export const coordinates = (c: Candidate): ReadonlyArray<number> => [...c.gaps.slice(1).map((g) => Math.log(g / c.gaps[0]!)), ...c.steps.flatMap((g) => linearOf(g).filter((v) => !Number.isNaN(v)))]
 
 /** the candidate at coordinates θ (same structure as c; gaps ∝ (1, e^{θ_1}, …)), repaired */
-export const withCoordinates = (sp: Space, c: Candidate) => (theta: ReadonlyArray<number>): Candidate => {
-  const n = c.gaps.length
-  const gaps = [1, ...theta.slice(0, n - 1).map((v) => Math.exp(clamp(v, -30, 30)))]
-  let k = n - 1
-  const nextLinear = (): number => theta[k++] ?? 0
-  const steps = c.steps.map((g): Gene => {
-    const relaxation: Relaxation = typeof g.relaxation === 'object' ? { linear: nextLinear() } : g.relaxation
-    const corrector: CorrectorGene =
-      g.corrector.mode !== 'none' && typeof g.corrector.relaxation === 'object' ? { ...g.corrector, relaxation: { linear: nextLinear() } } : g.corrector
-    return { ...g, relaxation, corrector }
-  })
-  return repair(sp)({ ...c, gaps, steps })
-}
+export const withCoordinates =
+  (sp: Space, c: Candidate) =>
+  (theta: ReadonlyArray<number>): Candidate => {
+    const n = c.gaps.length
+    const gaps = [1, ...theta.slice(0, n - 1).map((v) => Math.exp(clamp(v, -30, 30)))]
+    let k = n - 1
+    const nextLinear = (): number => theta[k++] ?? 0
+    const steps = c.steps.map((g): Gene => {
+      const relaxation: Relaxation = typeof g.relaxation === 'object' ? { linear: nextLinear() } : g.relaxation
+      const corrector: CorrectorGene = g.corrector.mode !== 'none' && typeof g.corrector.relaxation === 'object' ? { ...g.corrector, relaxation: { linear: nextLinear() } } : g.corrector
+      return { ...g, relaxation, corrector }
+    })
+    return repair(sp)({ ...c, gaps, steps })
+  }

@@ -6,7 +6,7 @@
  * changes a result.
  */
 import { parentPort } from 'node:worker_threads'
-import * as Golden from '../Golden.ts'
+import * as Golden from '../interop/Golden.ts'
 import * as O from './Objective.ts'
 import * as Sp from './Space.ts'
 
@@ -16,14 +16,11 @@ import * as Sp from './Space.ts'
 
 /** a message to a worker */
 export type Request =
-  | { readonly type: 'init'; readonly problem: Golden.ProblemFile; readonly batch: O.Batch }
-  | { readonly type: 'eval'; readonly id: number; readonly candidates: ReadonlyArray<Sp.Candidate> }
+  { readonly type: 'init'; readonly problem: Golden.ProblemFile; readonly batch: O.Batch } | { readonly type: 'eval'; readonly id: number; readonly candidates: ReadonlyArray<Sp.Candidate> }
 
 /** a message from a worker */
 export type Reply =
-  | { readonly type: 'ready' }
-  | { readonly type: 'scores'; readonly id: number; readonly scores: ReadonlyArray<number> }
-  | { readonly type: 'error'; readonly id: number; readonly message: string }
+  { readonly type: 'ready' } | { readonly type: 'scores'; readonly id: number; readonly scores: ReadonlyArray<number> } | { readonly type: 'error'; readonly id: number; readonly message: string }
 
 // -------------------------------------------------------------------------------------------------
 // destructors

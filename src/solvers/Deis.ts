@@ -2,8 +2,8 @@
  * DEIS tAB-r (solver-math §3.1): noise-form exponential integrator with ε interpolated by a Lagrange
  * polynomial in t through the last min(i, r) + 1 outputs; coefficients by Gauss–Legendre in λ.
  */
-import * as OP from '../OrderPolicy.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 
 /** tAB-r: order_i = min(i, r) + 1 (r = 0 is DDIM) */

@@ -2,16 +2,20 @@
  * DDIM, DPM-Solver (noise prediction) and DPM-Solver++ (data prediction), singlestep and multistep,
  * as schedule constructors (solver-math §1).
  */
-import * as OP from '../OrderPolicy.ts'
-import type { Prediction } from '../Parameterization.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, first, gridOf, type Common } from './common.ts'
 
 /** DDIM = DPM-Solver-1: x_t = (α_t/α_s)·x_s − σ_t·expm1(h)·ε_s, one step per NFE */
 export const ddim = (o: Common & { readonly prediction?: Prediction }): S.SolverSchedule => {
   checkNfe(o.nfe)
   const p = o.prediction ?? 'noise'
-  return S.make(gridOf(o.grid ?? 'time_uniform', o.nfe), Array.from({ length: o.nfe }, () => first(p)), 'ddim')
+  return S.make(
+    gridOf(o.grid ?? 'time_uniform', o.nfe),
+    Array.from({ length: o.nfe }, () => first(p)),
+    'ddim',
+  )
 }
 
 /**
@@ -19,9 +23,7 @@ export const ddim = (o: Common & { readonly prediction?: Prediction }): S.Solver
  * (§1.4); order 2: s→s₁ DDIM, then from s with nodes {s, s₁} and the ½-midpoint relaxation;
  * order 3: s→s₁, s→s₂ (exact 2-node), s→t with nodes {s, s₂} (exact 2-node).
  */
-export const singlestep = (
-  o: Common & { readonly prediction: Prediction; readonly order: 2 | 3; readonly solverType?: 'dpmsolver' | 'taylor' },
-): S.SolverSchedule => {
+export const singlestep = (o: Common & { readonly prediction: Prediction; readonly order: 2 | 3; readonly solverType?: 'dpmsolver' | 'taylor' }): S.SolverSchedule => {
   checkNfe(o.nfe)
   const orders = OP.singlestepOrders(o.order, o.nfe)
   const kind = o.grid ?? 'logSNR'
@@ -31,8 +33,7 @@ export const singlestep = (
   const taylor = o.solverType === 'taylor'
   const steps = orders.flatMap((k): ReadonlyArray<S.StepDecision> => {
     if (k === 1) return [first(p)]
-    if (k === 2)
-      return [first(p), { prediction: p, order: 2, start: -2, nodes: [-2, -1], ...(taylor ? {} : { relaxation: 'dpmsolver-2' as const }) }]
+    if (k === 2) return [first(p), { prediction: p, order: 2, start: -2, nodes: [-2, -1], ...(taylor ? {} : { relaxation: 'dpmsolver-2' as const }) }]
     return [
       first(p),
       { prediction: p, order: 2, start: -2, nodes: [-2, -1] },

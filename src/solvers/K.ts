@@ -3,8 +3,8 @@
  * LMS and DPM++(2M)/(3M). In VP variables the σ̄-space updates are noise-form exponential
  * integrators with the output interpolated in ρ = σ̄ (Euler, Heun, DPM-2, LMS) or data-form λ rules (DPM++).
  */
-import * as OP from '../OrderPolicy.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 
 const rhoStep = (order: number): S.StepDecision => ({ prediction: 'noise', order, basis: 'rho' })
@@ -12,7 +12,11 @@ const rhoStep = (order: number): S.StepDecision => ({ prediction: 'noise', order
 /** Euler in σ̄: x̃_{i+1} = x̃_i + (σ̄_{i+1} − σ̄_i)·ε_i */
 export const euler = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe)
-  return S.make(gridOf(o.grid ?? 'karras', o.nfe), Array.from({ length: o.nfe }, () => rhoStep(1)), 'euler')
+  return S.make(
+    gridOf(o.grid ?? 'karras', o.nfe),
+    Array.from({ length: o.nfe }, () => rhoStep(1)),
+    'euler',
+  )
 }
 
 /** Heun in σ̄: Euler predictor, trapezoid corrector at the predicted point; ⌊nfe/2⌋ intervals */
@@ -20,7 +24,11 @@ export const heun = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe, 2)
   const n = Math.floor(o.nfe / 2)
   const step: S.StepDecision = { ...rhoStep(1), corrector: { mode: 'reeval', order: 2, basis: 'rho' } }
-  return S.make(gridOf(o.grid ?? 'karras', n), Array.from({ length: n }, () => step), 'heun')
+  return S.make(
+    gridOf(o.grid ?? 'karras', n),
+    Array.from({ length: n }, () => step),
+    'heun',
+  )
 }
 
 /** DPM-2: Euler in σ̄ to the λ-midpoint, then from the start with the midpoint's ε only; ⌊nfe/2⌋ intervals */
@@ -42,9 +50,7 @@ export const lms = (o: Common & { readonly order?: number }): S.SolverSchedule =
 /** k-diffusion DPM++(2M): first step DDIM, then the 'dpmsolver' 2M (no lower-order final) */
 export const dpmpp2m = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe)
-  const steps = Array.from({ length: o.nfe }, (_, i): S.StepDecision =>
-    i === 0 ? { prediction: 'data', order: 1 } : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2' },
-  )
+  const steps = Array.from({ length: o.nfe }, (_, i): S.StepDecision => (i === 0 ? { prediction: 'data', order: 1 } : { prediction: 'data', order: 2, relaxation: 'dpmsolver-2' }))
   return S.make(gridOf(o.grid ?? 'karras', o.nfe), steps, 'k-dpmpp-2m')
 }
 
@@ -56,13 +62,7 @@ export const dpmpp3m = (o: Common & { readonly parity?: 'exact' | 'reference' })
   checkNfe(o.nfe)
   const ref = o.parity === 'reference'
   const steps = Array.from({ length: o.nfe }, (_, i): S.StepDecision =>
-    i === 0
-      ? { prediction: 'data', order: 1 }
-      : i === 1
-        ? { prediction: 'data', order: 2 }
-        : ref
-          ? { prediction: 'data', order: 3, halveSecondDerivative: true }
-          : { prediction: 'data', order: 3 },
+    i === 0 ? { prediction: 'data', order: 1 } : i === 1 ? { prediction: 'data', order: 2 } : ref ? { prediction: 'data', order: 3, halveSecondDerivative: true } : { prediction: 'data', order: 3 },
   )
   return S.make(gridOf(o.grid ?? 'karras', o.nfe), steps, ref ? 'k-dpmpp-3m-ref' : 'k-dpmpp-3m')
 }

@@ -3,8 +3,8 @@
  * as schedules whose steps carry `ems`. They compile only with the model's EMS
  * (`Program.compileOrThrow(ns, param, { ems })`, `Learned.loadEms(name)`), and say so otherwise.
  */
-import * as OP from '../OrderPolicy.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 import type { Named } from './index.ts'
 
@@ -21,9 +21,7 @@ import type { Named } from './index.ts'
 export const v3 = (o: Common & { readonly order: 2 | 3; readonly corrector?: boolean; readonly lowerOrderFinalBelow?: number }): S.SolverSchedule => {
   checkNfe(o.nfe)
   const orders = OP.orders(o.nfe)(OP.lowerOrderFinal(o.lowerOrderFinalBelow ?? 10)(OP.warmup(o.order)))
-  const steps = orders.map(
-    (k, i): S.StepDecision => ({ prediction: 'data', order: k, ems: true, ...(o.corrector !== false && i < o.nfe - 1 ? { corrector: { mode: 'pseudo' } } : {}) }),
-  )
+  const steps = orders.map((k, i): S.StepDecision => ({ prediction: 'data', order: k, ems: true, ...(o.corrector !== false && i < o.nfe - 1 ? { corrector: { mode: 'pseudo' } } : {}) }))
   return S.make(gridOf(o.grid ?? 'logSNR', o.nfe), steps, `dpm-v3-${o.order}`)
 }
 

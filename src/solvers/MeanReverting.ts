@@ -9,9 +9,9 @@
  * 1–2 with η = 1 (data form x_t = (σ_t/σ_s)e^{−h}x_s + α_t(1 − e^{−2h})x0 + …; noise form: ε weights ×2,
  * noise σ_t·sqrt(expm1(2h))). On a schedule that is not mean-reverting they are the same DPM-Solver(++) steps.
  */
-import * as OP from '../OrderPolicy.ts'
-import type { Prediction } from '../Parameterization.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 import type { Named, Param } from './index.ts'
 

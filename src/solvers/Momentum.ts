@@ -5,8 +5,8 @@
  * `momentum` or `timeShift` fields on the steps; β = 1, window 1 or a cutoff above T give exactly the
  * base solver (laws/momentum.law.ts, laws/timeshift.law.ts).
  */
-import * as OP from '../OrderPolicy.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import * as Dpm from './Dpm.ts'
 import * as Pndm from './Pndm.ts'
 import * as U from './UniPC.ts'
@@ -31,7 +31,6 @@ export interface KBeta {
 // -------------------------------------------------------------------------------------------------
 
 const BASES: ReadonlyArray<Base> = ['plms', 'dpmpp-2m', 'unipc']
-
 
 const grid = <T extends { readonly grid?: Common['grid'] }>(o: T) => (o.grid === undefined ? {} : { grid: o.grid })
 
@@ -73,9 +72,7 @@ export const baseOf = (b: Base, k: number, o: Common): S.SolverSchedule => {
  * parity 'reference' on UniPC: momentum-diffusion's quirks (no momentum on UniP, σ-scaled corrector EMA; the
  * references for PLMS and 2M have none, so there it changes nothing)
  */
-export const heavyBall = (
-  o: Common & { readonly kind: 'hb' | 'nt'; readonly beta: number; readonly base: Base; readonly k?: number; readonly parity?: 'exact' | 'reference' },
-): S.SolverSchedule => {
+export const heavyBall = (o: Common & { readonly kind: 'hb' | 'nt'; readonly beta: number; readonly base: Base; readonly k?: number; readonly parity?: 'exact' | 'reference' }): S.SolverSchedule => {
   const ref = o.parity === 'reference' && o.base === 'unipc'
   if (ref && o.kind !== 'hb') throw new Error(`parity=reference reproduces momentum-diffusion's heavy ball on UniPC; use kind hb (got ${o.kind})`)
   const k = o.k ?? (o.base === 'plms' ? 4 : 2)
@@ -98,8 +95,7 @@ export const ghvb = (o: Common & { readonly order: number; readonly base: Base }
  * TS-DPM time shift (§6) on every step but the first of a base: per sample, the target within ±⌊w/2⌋/1000 of
  * the nominal one whose σ² is closest to Var(x) (or, parity, Var of the latest model output), above cutoff/1000
  */
-export const timeShifted = (s: S.SolverSchedule, shift: S.TimeShift, name: string): S.SolverSchedule =>
-  S.mapSteps(s, (d, i) => (i === 0 ? d : { ...d, timeShift: shift }), name)
+export const timeShifted = (s: S.SolverSchedule, shift: S.TimeShift, name: string): S.SolverSchedule => S.mapSteps(s, (d, i) => (i === 0 ? d : { ...d, timeShift: shift }), name)
 
 /** TS-DDIM (TS-DPM pnm_solver 'euler'): DDIM to the shifted target; the next step starts from the nominal time */
 export const timeShiftDdim = (o: Common & { readonly window: number; readonly cutoff: number }): S.SolverSchedule =>
@@ -137,8 +133,7 @@ const choice = <A extends string>(set: Readonly<Record<string, string>> | undefi
   if (a === undefined) throw new Error(`--set ${key}=${v}: expected one of ${values.join(', ')}`)
   return a
 }
-const optional = (set: Readonly<Record<string, string>> | undefined, key: string): { readonly k?: number } =>
-  set?.[key] === undefined ? {} : { k: number(set, key, 0) }
+const optional = (set: Readonly<Record<string, string>> | undefined, key: string): { readonly k?: number } => (set?.[key] === undefined ? {} : { k: number(set, key, 0) })
 
 const base: Param = { doc: "the multistep method: 'plms' (default; AB-k on ε, ρ-Euler), 'dpmpp-2m', 'unipc' (bh2, data)", values: [...BASES] }
 const beta: Param = { doc: 'EMA weight β ∈ (0, 1] (default 0.8; 1 = the base solver)', values: ['0.5', '0.8', '0.9', '1'] }
@@ -155,7 +150,9 @@ const momentum = (kind: 'hb' | 'nt', label: string): Named => ({
     beta,
     base,
     order: kParam,
-    ...(kind === 'hb' ? { parity: { doc: "'exact' (default) or 'reference' (base unipc: momentum-diffusion's UniPC: no momentum on UniP, σ-scaled corrector EMA)", values: ['exact', 'reference'] } } : {}),
+    ...(kind === 'hb'
+      ? { parity: { doc: "'exact' (default) or 'reference' (base unipc: momentum-diffusion's UniPC: no momentum on UniP, σ-scaled corrector EMA)", values: ['exact', 'reference'] } }
+      : {}),
   },
   build: (o) =>
     heavyBall({
@@ -169,7 +166,16 @@ const momentum = (kind: 'hb' | 'nt', label: string): Named => ({
     }),
 })
 
-const shift = (id: string, label: string, order: number, defaultGrid: Named['defaultGrid'], w: number, c: number, build: (o: Common & { readonly window: number; readonly cutoff: number; readonly set?: Readonly<Record<string, string>> }) => S.SolverSchedule, params: Readonly<Record<string, Param>> = {}): Named => ({
+const shift = (
+  id: string,
+  label: string,
+  order: number,
+  defaultGrid: Named['defaultGrid'],
+  w: number,
+  c: number,
+  build: (o: Common & { readonly window: number; readonly cutoff: number; readonly set?: Readonly<Record<string, string>> }) => S.SolverSchedule,
+  params: Readonly<Record<string, Param>> = {},
+): Named => ({
   id,
   label,
   order,

@@ -2,8 +2,8 @@
  * PLMS (diffusers/LDM PNDM with skip_prk_steps) and iPNDM: equal-step Adams–Bashforth weights on ε
  * followed by a DDIM transfer (solver-math §3.3, §4.3).
  */
-import * as OP from '../OrderPolicy.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 
 const ab = (order: number): S.StepDecision => ({ prediction: 'noise', order, basis: 'ab' })
@@ -13,9 +13,7 @@ export const plms = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe, 2)
   const n = o.nfe - 1
   const orders = OP.orders(n)(OP.warmup(4))
-  const steps = orders.map((k, i): S.StepDecision =>
-    i === 0 ? { ...ab(1), corrector: { mode: 'reeval', order: 2, basis: 'ab' } } : ab(k),
-  )
+  const steps = orders.map((k, i): S.StepDecision => (i === 0 ? { ...ab(1), corrector: { mode: 'reeval', order: 2, basis: 'ab' } } : ab(k)))
   return S.make(gridOf(o.grid ?? 'time_uniform', n), steps, 'plms')
 }
 

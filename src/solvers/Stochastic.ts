@@ -6,7 +6,7 @@
  * and batch-invariant (the one exception, score-sde-pc with norms=batch, is marked). η = 0 / sChurn = 0
  * compile to exactly the base solver's program (laws/stochastic.law.ts).
  */
-import * as S from '../SolverSchedule.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import * as Dpm from './Dpm.ts'
 import * as K from './K.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
@@ -29,7 +29,6 @@ interface Eta {
 // utils
 // -------------------------------------------------------------------------------------------------
 
-
 /** the noise field of level `level`: η, sNoise only when not 1 */
 const noiseOf = (level: S.Noise['level'], o: Eta, variance?: 'small' | 'large'): S.Noise => ({
   level,
@@ -43,8 +42,7 @@ const noiseOf = (level: S.Noise['level'], o: Eta, variance?: 'small' | 'large'):
 // -------------------------------------------------------------------------------------------------
 
 /** DDIM(η): x_t = α_t·x̂0 + sqrt(σ_t² − s²)·ε̂ + s·z, s = η·σ_t·sqrt(1 − e^{−2h}) (η = 0: DDIM; 'large': s·σ_s/σ_t) */
-export const ddimEta = (o: Common & Eta & { readonly variance?: 'small' | 'large' }): S.SolverSchedule =>
-  S.mapSteps(Dpm.ddim(o), (d) => ({ ...d, noise: noiseOf('ddim', o, o.variance) }), 'ddim-eta')
+export const ddimEta = (o: Common & Eta & { readonly variance?: 'small' | 'large' }): S.SolverSchedule => S.mapSteps(Dpm.ddim(o), (d) => ({ ...d, noise: noiseOf('ddim', o, o.variance) }), 'ddim-eta')
 
 /** DDPM ancestral on the (respaced) grid: posterior mean, std sqrt(β̃) ('fixed_small') or sqrt(β) ('fixed_large') = DDIM(η = 1) */
 export const ddpm = (o: Common & { readonly variance?: 'fixed_small' | 'fixed_large' }): S.SolverSchedule => ({
@@ -53,16 +51,13 @@ export const ddpm = (o: Common & { readonly variance?: 'fixed_small' | 'fixed_la
 })
 
 /** Euler-ancestral (k-diffusion): σ_up = min(σ̄_t, η·sqrt(σ̄_t²(σ̄_s² − σ̄_t²)/σ̄_s²)), x̄ ← x̄ + (σ_down − σ̄_s)·d + σ_up·sNoise·z */
-export const eulerAncestral = (o: Common & Eta): S.SolverSchedule =>
-  S.mapSteps(K.euler(o), (d) => ({ ...d, noise: noiseOf('ancestral', o) }), 'euler-ancestral')
+export const eulerAncestral = (o: Common & Eta): S.SolverSchedule => S.mapSteps(K.euler(o), (d) => ({ ...d, noise: noiseOf('ancestral', o) }), 'euler-ancestral')
 
 /**
  * SDE-DPM-Solver++(1/2M/3M) (k-diffusion sample_dpmpp_{2m,3m}_sde): the data-form multistep step with kernel
  * e^{−(1+η)h}, x_s damped by e^{−ηh}, plus σ_t·sqrt(1 − e^{−2ηh})·sNoise·z; 2M 'midpoint' (½-rule) or 'heun' (exact linear)
  */
-export const sdeDpmpp = (
-  o: Common & Eta & { readonly order: 1 | 2 | 3; readonly solverType?: 'midpoint' | 'heun'; readonly parity?: 'exact' | 'reference' },
-): S.SolverSchedule => {
+export const sdeDpmpp = (o: Common & Eta & { readonly order: 1 | 2 | 3; readonly solverType?: 'midpoint' | 'heun'; readonly parity?: 'exact' | 'reference' }): S.SolverSchedule => {
   const grid = o.grid === undefined ? {} : { grid: o.grid }
   const base =
     o.order === 1
@@ -78,9 +73,7 @@ export const sdeDpmpp = (
  * EDM churn on k-diffusion's Euler or Heun: where sTmin ≤ σ̄_i ≤ sTmax, γ = min(sChurn/N, √2 − 1),
  * σ̂ = σ̄_i(1 + γ), x̄ ← x̄ + sqrt(σ̂² − σ̄_i²)·sNoise·z, then the deterministic step from σ̂ (N = number of steps)
  */
-export const churn = (
-  o: Common & { readonly method: 'euler' | 'heun'; readonly sChurn: number; readonly sTmin?: number; readonly sTmax?: number; readonly sNoise?: number },
-): S.SolverSchedule => {
+export const churn = (o: Common & { readonly method: 'euler' | 'heun'; readonly sChurn: number; readonly sTmin?: number; readonly sTmax?: number; readonly sNoise?: number }): S.SolverSchedule => {
   const base = o.method === 'euler' ? K.euler(o) : K.heun(o)
   const gamma = Math.min(o.sChurn / base.steps.length, Math.SQRT2 - 1)
   const c: S.Churn = {
@@ -107,7 +100,11 @@ export const scoreSdePc = (
   const noise = noiseOf(predictor === 'ancestral' ? 'ddim' : predictor, o)
   const lv: S.Langevin = { snr: o.snr ?? 0.16, steps: k, ...(o.norms === undefined || o.norms === 'expected' ? {} : { norms: o.norms }) }
   const step: S.StepDecision = { prediction: 'noise', order: 1, noise, ...(k > 0 ? { langevin: lv } : {}) }
-  return S.make(gridOf(o.grid ?? 'time_uniform', n), Array.from({ length: n }, () => step), 'score-sde-pc')
+  return S.make(
+    gridOf(o.grid ?? 'time_uniform', n),
+    Array.from({ length: n }, () => step),
+    'score-sde-pc',
+  )
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -196,33 +193,30 @@ export const named: ReadonlyArray<Named> = [
     order: 1,
     defaultGrid: 'karras',
     params: { eta, sNoise, parity },
-    build: (o) =>
-      sdeDpmpp({ nfe: o.nfe, ...g(o), order: 3, eta: num(o.set, 'eta', 1), sNoise: num(o.set, 'sNoise', 1), parity: choice(o.set, 'parity', ['exact', 'reference'], 'exact') }),
+    build: (o) => sdeDpmpp({ nfe: o.nfe, ...g(o), order: 3, eta: num(o.set, 'eta', 1), sNoise: num(o.set, 'sNoise', 1), parity: choice(o.set, 'parity', ['exact', 'reference'], 'exact') }),
   },
-  ...(['euler', 'heun'] as const).map(
-    (method): Named => ({
-      id: `${method}-churn`,
-      label: `${method === 'euler' ? 'Euler' : 'Heun'} + EDM churn (k-diffusion)`,
-      order: 1,
-      defaultGrid: 'karras',
-      params: {
-        sChurn: { doc: 'S_churn: γ = min(S_churn/N, √2 − 1) (default 40; 0 = the ODE base)', values: ['<number>'] },
-        sTmin: { doc: 'churn only where σ̄ ≥ S_tmin (default 0.05)', values: ['<number>'] },
-        sTmax: { doc: "churn only where σ̄ ≤ S_tmax (default 50; 'inf' = everywhere)", values: ['<number>', 'inf'] },
-        sNoise,
-      },
-      build: (o) =>
-        churn({
-          nfe: o.nfe,
-          ...g(o),
-          method,
-          sChurn: num(o.set, 'sChurn', 40),
-          sTmin: num(o.set, 'sTmin', 0.05),
-          sTmax: num(o.set, 'sTmax', 50, true),
-          sNoise: num(o.set, 'sNoise', 1),
-        }),
-    }),
-  ),
+  ...(['euler', 'heun'] as const).map((method): Named => ({
+    id: `${method}-churn`,
+    label: `${method === 'euler' ? 'Euler' : 'Heun'} + EDM churn (k-diffusion)`,
+    order: 1,
+    defaultGrid: 'karras',
+    params: {
+      sChurn: { doc: 'S_churn: γ = min(S_churn/N, √2 − 1) (default 40; 0 = the ODE base)', values: ['<number>'] },
+      sTmin: { doc: 'churn only where σ̄ ≥ S_tmin (default 0.05)', values: ['<number>'] },
+      sTmax: { doc: "churn only where σ̄ ≤ S_tmax (default 50; 'inf' = everywhere)", values: ['<number>', 'inf'] },
+      sNoise,
+    },
+    build: (o) =>
+      churn({
+        nfe: o.nfe,
+        ...g(o),
+        method,
+        sChurn: num(o.set, 'sChurn', 40),
+        sTmin: num(o.set, 'sTmin', 0.05),
+        sTmax: num(o.set, 'sTmax', 50, true),
+        sNoise: num(o.set, 'sNoise', 1),
+      }),
+  })),
   {
     id: 'score-sde-pc',
     label: 'Score-SDE predictor–corrector (Langevin)',

@@ -3,9 +3,9 @@
  * corrector reusing the next evaluation. Only the two fixed-½ cases depend on B(h): UniP-2 and UniC-1
  * (a relaxation of the first derivative); solved orders are the exact λ-Lagrange rule.
  */
-import * as OP from '../OrderPolicy.ts'
-import type { Prediction } from '../Parameterization.ts'
-import * as S from '../SolverSchedule.ts'
+import * as OP from '../core/OrderPolicy.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, first, gridOf, type Common } from './common.ts'
 
 export type Variant = 'bh1' | 'bh2'
@@ -23,9 +23,7 @@ export const step = (p: Prediction, k: number, variant: Variant, corrector: bool
  * UniPC-p: order_i = min(p, i+1, n−i) (warm-up and lower-order-final always); UniC on every step
  * but the last (`finalCorrector` adds it there too, costing one more NFE).
  */
-export const unipc = (
-  o: Common & { readonly variant: Variant; readonly order: number; readonly finalCorrector?: boolean; readonly prediction?: Prediction },
-): S.SolverSchedule => {
+export const unipc = (o: Common & { readonly variant: Variant; readonly order: number; readonly finalCorrector?: boolean; readonly prediction?: Prediction }): S.SolverSchedule => {
   const fc = o.finalCorrector === true
   checkNfe(o.nfe, fc ? 2 : 1)
   const n = fc ? o.nfe - 1 : o.nfe

@@ -1,9 +1,9 @@
 /**
  * Shared pieces of the named solvers: grid choice and the per-step decision builders.
  */
-import type * as G from '../Grid.ts'
-import type { Prediction } from '../Parameterization.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type * as G from '../core/Grid.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import type { StepDecision } from '../schedule/SolverSchedule.ts'
 
 /** the grid kinds a named solver accepts */
 export type GridKind = G.Spacing
@@ -15,8 +15,7 @@ export interface Common {
 }
 
 /** `steps` intervals of a spacing, optionally split (in λ) into sub-steps */
-export const gridOf = (kind: GridKind, steps: number, split?: ReadonlyArray<number>): G.Grid =>
-  split === undefined ? { spacing: kind, steps } : { spacing: kind, steps, split, splitIn: 'lambda' }
+export const gridOf = (kind: GridKind, steps: number, split?: ReadonlyArray<number>): G.Grid => (split === undefined ? { spacing: kind, steps } : { spacing: kind, steps, split, splitIn: 'lambda' })
 
 /** a first-order step (DDIM / Euler in λ): x_t = A·x_s + c·m_s */
 export const first = (prediction: Prediction): StepDecision => ({ prediction, order: 1 })

@@ -2,7 +2,7 @@
  * The named solvers by stable kebab-case id. Each is a constructor returning a schedule document,
  * so `explain`, `golden`, `search` and `sample` all work on the same value.
  */
-import type * as S from '../SolverSchedule.ts'
+import type * as S from '../schedule/SolverSchedule.ts'
 import * as Deis from './Deis.ts'
 import * as Dpm from './Dpm.ts'
 import * as K from './K.ts'

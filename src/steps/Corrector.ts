@@ -4,9 +4,9 @@
  * point, −1). 'pseudo' keeps the evaluation at the uncorrected point as the target's history (0 extra
  * NFE); 'reeval' evaluates the corrected point again before the next step (+1 NFE, none after the last).
  */
-import * as U from '../codecs/util.ts'
-import type * as R from '../Rule.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import * as U from '../core/Codec.ts'
+import type * as R from '../core/Rule.ts'
+import type { StepDecision } from './Registry.ts'
 import * as X from './ExpInt.ts'
 import * as St from './Step.ts'
 
@@ -19,11 +19,7 @@ export const MAX_AM = 4
 
 /** the corrector codec: { mode, order?, nodes?, basis?, relaxation? } */
 export const codec = (closed: U.Closed) =>
-  closed(
-    'a corrector',
-    { mode: U.oneOf<'pseudo' | 'reeval'>(['pseudo', 'reeval']) },
-    { order: U.positiveInt, nodes: X.IndicesC, basis: X.BasisC, relaxation: X.relaxationCodec(closed) },
-  )
+  closed('a corrector', { mode: U.oneOf<'pseudo' | 'reeval'>(['pseudo', 'reeval']) }, { order: U.positiveInt, nodes: X.IndicesC, basis: X.BasisC, relaxation: X.relaxationCodec(closed) })
 
 /** a corrector decision */
 export type Corrector = NonNullable<StepDecision['corrector']>
@@ -74,11 +70,15 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => {
       ? [U.issue(`${p}.order`, `got ${U.show(c.order)}; expected a positive integer`)]
       : [
           ...U.when(k > X.MAX_ORDER, `${p}.order`, () => `corrector order ${k}${dflt} is above the maximum ${X.MAX_ORDER}; ${fix} at most ${X.MAX_ORDER}`),
-          ...U.when(c.order !== undefined && k > avail, `${p}.order`, () =>
-            `corrector order ${k} needs ${U.plural(k - 1, 'earlier evaluation')} besides the new point and step ${i} has only ${i + 1}; use at most ${avail}`,
+          ...U.when(
+            c.order !== undefined && k > avail,
+            `${p}.order`,
+            () => `corrector order ${k} needs ${U.plural(k - 1, 'earlier evaluation')} besides the new point and step ${i} has only ${i + 1}; use at most ${avail}`,
           ),
-          ...U.when(basis === 'ab' && k > MAX_AM, `${p}.order`, () =>
-            `basis ab has Adams–Moulton weights up to order ${MAX_AM}; corrector order is ${k}${dflt}, ${fix} at most ${MAX_AM} or use another basis`,
+          ...U.when(
+            basis === 'ab' && k > MAX_AM,
+            `${p}.order`,
+            () => `basis ab has Adams–Moulton weights up to order ${MAX_AM}; corrector order is ${k}${dflt}, ${fix} at most ${MAX_AM} or use another basis`,
           ),
         ]
   return [
@@ -93,18 +93,20 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => {
 // -------------------------------------------------------------------------------------------------
 
 /** after the step's updates: evaluate at the target, redo the step with it as a node (pseudo: commit, the next step's start is fresh) */
-export const corrector = (c: Corrector, d: StepDecision): St.Combinator => (s) =>
-  St.declare(`corrector ${c.mode}, order ${orderOf(d, c)}, basis ${c.basis ?? d.basis ?? 'lambda'}`, {
-    evals: 1,
-    leavesFresh: c.mode === 'pseudo',
-    order: orderOf(d, c),
-    history: Math.max(orderOf(d, c) - 1, ...(c.nodes ?? []).map((k) => -k - 1)),
-  })(
-    St.addUpdate((ctx) => ({
-      role: 'corrector',
-      nodes: nodesOf(ctx.decision, c, ctx.index + 2).map((k) => ctx.index + 2 + k),
-      rule: ruleOf(ctx.decision, c),
-      evaluates: true,
-      commits: c.mode === 'pseudo',
-    }))(s),
-  )
+export const corrector =
+  (c: Corrector, d: StepDecision): St.Combinator =>
+  (s) =>
+    St.declare(`corrector ${c.mode}, order ${orderOf(d, c)}, basis ${c.basis ?? d.basis ?? 'lambda'}`, {
+      evals: 1,
+      leavesFresh: c.mode === 'pseudo',
+      order: orderOf(d, c),
+      history: Math.max(orderOf(d, c) - 1, ...(c.nodes ?? []).map((k) => -k - 1)),
+    })(
+      St.addUpdate((ctx) => ({
+        role: 'corrector',
+        nodes: nodesOf(ctx.decision, c, ctx.index + 2).map((k) => ctx.index + 2 + k),
+        rule: ruleOf(ctx.decision, c),
+        evaluates: true,
+        commits: c.mode === 'pseudo',
+      }))(s),
+    )

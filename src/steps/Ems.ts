@@ -5,10 +5,10 @@
  * It replaces how every update of the step is written (predictor and corrector); degenerate EMS
  * (l = 1, s = b = 0) is the same step without `ems` (its neutral element).
  */
-import * as U from '../codecs/util.ts'
-import * as DpmV3 from '../DpmV3.ts'
+import * as U from '../core/Codec.ts'
+import * as DpmV3 from '../core/DpmV3.ts'
 import type * as I from '../ir/Instr.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type { StepDecision } from './Registry.ts'
 import * as St from './Step.ts'
 
 /** ems: a data-prediction step in basis λ, without relaxation, halving, noise, churn, Langevin, momentum or time shift */
@@ -35,8 +35,11 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => {
 
 /** what compiling an ems step requires: the model's EMS, a schedule that is not mean-reverting */
 export const requires = (i: number, r: { readonly hasEms: boolean; readonly meanReverting: boolean }): ReadonlyArray<U.Issue> => [
-  ...U.when(!r.hasEms, `steps[${i}].ems`, () =>
-    'DPM-Solver-v3 needs the model\'s empirical model statistics (l, s, b) and this model has none; compile with { ems } (Learned.loadEms(name), or DpmV3.estimate), or remove ems to run the plain data-prediction step',
+  ...U.when(
+    !r.hasEms,
+    `steps[${i}].ems`,
+    () =>
+      "DPM-Solver-v3 needs the model's empirical model statistics (l, s, b) and this model has none; compile with { ems } (Learned.loadEms(name), or DpmV3.estimate), or remove ems to run the plain data-prediction step",
   ),
   ...U.when(r.meanReverting, `steps[${i}].ems`, () => 'DPM-Solver-v3 is not defined for mean-reverting schedules; remove ems'),
 ]
@@ -50,7 +53,11 @@ export const ems: St.Combinator = (s) =>
       const { b, startG } = c
       const e = b.options.ems
       if (e === undefined) throw new Error(`internal: steps[${c.index}].ems compiled without EMS (Ems.requires)`)
-      const co = DpmV3.coefficients(e, b.ns, b.param)(b.point(startG), b.point(c.targetG), u.nodes.map((g) => b.point(g)))
+      const co = DpmV3.coefficients(e, b.ns, b.param)(
+        b.point(startG),
+        b.point(c.targetG),
+        u.nodes.map((g) => b.point(g)),
+      )
       const wide: ReadonlyArray<readonly [Float64Array, I.Ref]> = [
         [co.onStart, { kind: 'x', id: b.entry(startG) }],
         ...u.nodes.flatMap((g, j) => [[co.onNodes[j]!.x, { kind: 'xe', id: b.entry(g) }] as const, [co.onNodes[j]!.out, { kind: 'out', id: b.entry(g) }] as const]),

@@ -6,11 +6,11 @@
  * prediction, order, start, nodes, basis, relaxation and halveSecondDerivative (§2 of docs/math.md).
  */
 import * as t from 'io-ts'
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import * as I from '../ir/Instr.ts'
-import type { Prediction } from '../Parameterization.ts'
-import * as R from '../Rule.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import * as R from '../core/Rule.ts'
+import type { StepDecision } from './Registry.ts'
 import * as St from './Step.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -95,9 +95,7 @@ type Issues = ReadonlyArray<U.Issue>
 
 /** history indices: negative integers within the `avail` newest points, no duplicates, `order` of them */
 export const checkIndices = (path: string, nodes: ReadonlyArray<number>, avail: number, order: number, what: string, orderKey: string, i: number): Issues => [
-  ...U.when(nodes.length !== order, path, () =>
-    `${U.plural(nodes.length, 'node')} given but ${what} is ${order}; give ${order} node${order === 1 ? '' : 's'} or set ${orderKey} to ${nodes.length}`,
-  ),
+  ...U.when(nodes.length !== order, path, () => `${U.plural(nodes.length, 'node')} given but ${what} is ${order}; give ${order} node${order === 1 ? '' : 's'} or set ${orderKey} to ${nodes.length}`),
   ...nodes.flatMap((k, j) => {
     if (!(Number.isInteger(k) && k <= -1)) return [U.issue(`${path}[${j}]`, `got ${U.show(k)}; expected a negative integer (a history index, −1 = newest)`)]
     if (k < -avail) return [U.issue(`${path}[${j}]`, `history index ${k} is out of range: step ${i} has ${U.plural(avail, 'point')} of history; use ${U.range(avail)}`)]
@@ -121,8 +119,10 @@ export const checks = (d: StepDecision, i: number): Issues => {
     ? [U.issue(`${p}.order`, `got ${U.show(d.order)}; expected a positive integer`)]
     : [
         ...U.when(d.order > MAX_ORDER, `${p}.order`, () => `order ${d.order} is above the maximum ${MAX_ORDER}; use at most ${MAX_ORDER}`),
-        ...U.when(d.order > avail, `${p}.order`, () =>
-          `order ${d.order} needs ${U.plural(d.order - 1, 'earlier evaluation')} and step ${i} has ${i === 0 ? 'none' : `only ${i}`}; use ${i === 0 ? '1' : `at most ${avail}`}`,
+        ...U.when(
+          d.order > avail,
+          `${p}.order`,
+          () => `order ${d.order} needs ${U.plural(d.order - 1, 'earlier evaluation')} and step ${i} has ${i === 0 ? 'none' : `only ${i}`}; use ${i === 0 ? '1' : `at most ${avail}`}`,
         ),
         ...U.when(basis === 'ab' && d.order > MAX_AB, `${p}.order`, () => `basis ab has Adams–Bashforth weights up to order ${MAX_AB}; use at most ${MAX_AB} or another basis`),
       ]

@@ -4,24 +4,25 @@
  * a = (α_s/α_t)². norms 'expected' (default): ‖z‖² = D, ‖ŝ‖² = D/σ_s², so ε_L = 2a·(snr·σ_s)²; 'sample':
  * each row's own norms; 'batch': norms averaged over the batch (couples the rows). snr = 0 moves nothing.
  */
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import * as I from '../ir/Instr.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type { StepDecision } from './Registry.ts'
 import * as St from './Step.ts'
 
 const nonNeg = U.guard<number>('a non-negative number', (n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)
 
 /** the Langevin codec: { snr, steps, norms? } */
-export const codec = (closed: U.Closed) =>
-  closed('a Langevin corrector', { snr: nonNeg, steps: U.positiveInt }, { norms: U.oneOf<'expected' | 'sample' | 'batch'>(['expected', 'sample', 'batch']) })
+export const codec = (closed: U.Closed) => closed('a Langevin corrector', { snr: nonNeg, steps: U.positiveInt }, { norms: U.oneOf<'expected' | 'sample' | 'batch'>(['expected', 'sample', 'batch']) })
 
 /** a Langevin decision */
 export type Langevin = NonNullable<StepDecision['langevin']>
 
 /** Langevin moves the current point: only before a multistep step */
 export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> =>
-  U.when(d.langevin !== undefined && (d.start ?? -1) !== -1, `steps[${i}].langevin`, () =>
-    'a Langevin corrector moves the current point, but this step restarts from an earlier one (start ≠ −1); remove start or the Langevin corrector',
+  U.when(
+    d.langevin !== undefined && (d.start ?? -1) !== -1,
+    `steps[${i}].langevin`,
+    () => 'a Langevin corrector moves the current point, but this step restarts from an earlier one (start ≠ −1); remove start or the Langevin corrector',
   )
 
 const mean = (v: Float64Array): number => v.reduce((x, y) => x + y, 0) / v.length
@@ -67,14 +68,16 @@ const iteration = (c: St.Ctx, lv: Langevin, k: number): void => {
 }
 
 /** `steps` Langevin iterations at the step's start before its evaluation (each one model evaluation) */
-export const langevin = (lv: Langevin): St.Combinator => (s) =>
-  St.declare(`Langevin ${lv.steps}× snr ${lv.snr} (${lv.norms ?? 'expected'} norms)`, {
-    moves: true,
-    evals: lv.steps,
-    noise: lv.snr > 0,
-    capabilities: ['normal', ...((lv.norms ?? 'expected') === 'expected' ? [] : (['stats', 'lincombWide'] as const))],
-  })(
-    St.before((c) => {
-      for (let k = 0; k < lv.steps; k++) iteration(c, lv, k)
-    })(s),
-  )
+export const langevin =
+  (lv: Langevin): St.Combinator =>
+  (s) =>
+    St.declare(`Langevin ${lv.steps}× snr ${lv.snr} (${lv.norms ?? 'expected'} norms)`, {
+      moves: true,
+      evals: lv.steps,
+      noise: lv.snr > 0,
+      capabilities: ['normal', ...((lv.norms ?? 'expected') === 'expected' ? [] : (['stats', 'lincombWide'] as const))],
+    })(
+      St.before((c) => {
+        for (let k = 0; k < lv.steps; k++) iteration(c, lv, k)
+      })(s),
+    )

@@ -4,17 +4,16 @@
  * change of prediction; a corrector keeps its own v). GHVB (kind 'ghvb') is its own combinator
  * (`Ghvb.ts`). β = 1 is the base step (the neutral element).
  */
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import type * as B from '../ir/Builder.ts'
 import * as I from '../ir/Instr.ts'
-import type { Prediction } from '../Parameterization.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type { Prediction } from '../core/Parameterization.ts'
+import type { StepDecision } from './Registry.ts'
 import * as Ghvb from './Ghvb.ts'
 import * as St from './Step.ts'
 
 /** the momentum codec: { kind, beta, parity? } */
-export const codec = (closed: U.Closed) =>
-  closed('momentum', { kind: U.oneOf<'hb' | 'nt' | 'ghvb'>(['hb', 'nt', 'ghvb']), beta: U.positiveNumber }, { parity: U.oneOf<'reference'>(['reference']) })
+export const codec = (closed: U.Closed) => closed('momentum', { kind: U.oneOf<'hb' | 'nt' | 'ghvb'>(['hb', 'nt', 'ghvb']), beta: U.positiveNumber }, { parity: U.oneOf<'reference'>(['reference']) })
 
 /** a momentum decision */
 export type Momentum = NonNullable<StepDecision['momentum']>
@@ -27,8 +26,10 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => {
   const n = d.noise
   return [
     ...U.when(!(m.beta > 0 && m.beta <= 1), `${p}.momentum.beta`, () => `β = ${m.beta} is outside (0, 1]; β = 1 is the base step, smaller β is more momentum`),
-    ...U.when(m.parity !== undefined && m.kind !== 'hb', `${p}.momentum.parity`, () =>
-      `parity reference reproduces momentum-diffusion's heavy ball on UniPC (kind is ${m.kind}); remove parity or use kind hb`,
+    ...U.when(
+      m.parity !== undefined && m.kind !== 'hb',
+      `${p}.momentum.parity`,
+      () => `parity reference reproduces momentum-diffusion's heavy ball on UniPC (kind is ${m.kind}); remove parity or use kind hb`,
     ),
     ...U.when(d.start !== undefined && d.start !== -1, `${p}.start`, () => 'momentum needs a multistep step (start −1); remove start or the momentum'),
     ...U.when(n !== undefined && n.level !== 'sde', `${p}.noise`, () => `momentum cannot be combined with noise level ${n?.level}; use level sde or remove one of them`),
@@ -54,28 +55,33 @@ const velocity = (c: St.Ctx, name: string, m: Momentum, sigma: number, dir: (at:
 }
 
 /** heavy ball (kind hb) or Nesterov (kind nt) on each update's direction; parity 'reference' leaves the predictor plain */
-export const heavyBall = (m: Momentum): St.Combinator => (s) =>
-  St.declare(`${m.kind} β = ${m.beta}${m.parity === undefined ? '' : ' (reference)'}`, {})(
-    St.mapEmit((base) => (c, u, parts, commit) => {
-      if (u.role === 'predictor' && m.parity === 'reference') return base(c, u, parts, commit)
-      const name = u.role === 'predictor' ? 'v' : 'vc'
-      const to = c.b.point(c.targetG)
-      const v: I.Ref = { kind: 'reg', name }
-      velocity(c, name, m, to.sigma, (at) => {
-        const q = parts(at, to)
-        return I.scale(1 / q.B, q.nodes)
-      })
-      c.b.emit(
-        c.index,
-        u.role,
-        (at) => {
+export const heavyBall =
+  (m: Momentum): St.Combinator =>
+  (s) =>
+    St.declare(
+      `${m.kind} β = ${m.beta}${m.parity === undefined ? '' : ' (reference)'}`,
+      {},
+    )(
+      St.mapEmit((base) => (c, u, parts, commit) => {
+        if (u.role === 'predictor' && m.parity === 'reference') return base(c, u, parts, commit)
+        const name = u.role === 'predictor' ? 'v' : 'vc'
+        const to = c.b.point(c.targetG)
+        const v: I.Ref = { kind: 'reg', name }
+        velocity(c, name, m, to.sigma, (at) => {
           const q = parts(at, to)
-          return I.plus(q.fixed, m.kind === 'hb' ? [[q.B, v]] : I.plus([[(1 - m.beta) * q.B, v]], I.scale(m.beta, q.nodes)))
-        },
-        commit === undefined ? {} : { commit },
-      )
-    })(s),
-  )
+          return I.scale(1 / q.B, q.nodes)
+        })
+        c.b.emit(
+          c.index,
+          u.role,
+          (at) => {
+            const q = parts(at, to)
+            return I.plus(q.fixed, m.kind === 'hb' ? [[q.B, v]] : I.plus([[(1 - m.beta) * q.B, v]], I.scale(m.beta, q.nodes)))
+          },
+          commit === undefined ? {} : { commit },
+        )
+      })(s),
+    )
 
 /** the momentum field's combinator by kind */
 export const momentum = (m: Momentum): St.Combinator => (m.kind === 'ghvb' ? Ghvb.ghvb(m.beta) : heavyBall(m))

@@ -6,11 +6,11 @@
  * 'reverse-diffusion' and 'euler-maruyama' are the Score-SDE predictors of dx = [f·x − ½(1+η²)g²·ŝ]dt + η·g·dw̄.
  * η = 0 is the ODE step (the neutral element).
  */
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import * as I from '../ir/Instr.ts'
-import * as NS from '../NoiseSchedule.ts'
-import type * as P from '../Parameterization.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import * as NS from '../core/NoiseSchedule.ts'
+import type * as P from '../core/Parameterization.ts'
+import type { StepDecision } from './Registry.ts'
 import * as MR from './MeanReverting.ts'
 import * as St from './Step.ts'
 
@@ -101,8 +101,10 @@ export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => {
           ...U.when(d.order !== 1, `${p}.noise.level`, () => `noise level ${n.level} is a first-order step (order is ${d.order}); set order to 1 or use level sde (data prediction)`),
           ...U.when(d.corrector !== undefined, `${p}.corrector`, () => `a corrector cannot follow a ${n.level} noise step; remove the corrector`),
         ]),
-    ...U.when(n.variance !== undefined && (n.level === 'reverse-diffusion' || n.level === 'euler-maruyama'), `${p}.noise.variance`, () =>
-      `variance applies to noise levels sde, ddim and ancestral (level is ${n.level}); remove it`,
+    ...U.when(
+      n.variance !== undefined && (n.level === 'reverse-diffusion' || n.level === 'euler-maruyama'),
+      `${p}.noise.variance`,
+      () => `variance applies to noise levels sde, ddim and ancestral (level is ${n.level}); remove it`,
     ),
   ]
 }
@@ -129,47 +131,52 @@ const oneNode = (f: (c: St.Ctx, from: NS.Point, to: NS.Point) => { readonly A: n
   })
 
 /** SDE-DPM-Solver++ (level sde): the rule's exponent (1+η)h and damping e^{−ηh}, plus σ_t·sqrt(1 − e^{−2ηh})·sNoise·z */
-export const sde = (n: Noise): St.Combinator => (s) =>
-  St.declare(`noise sde η = ${n.eta}`, { noise: n.eta > 0 && (n.sNoise ?? 1) > 0, capabilities: n.eta > 0 ? ['normal'] : [] })(
-    St.mapIntegrate((base) => (c, u, value) => {
-      const inner = base(c, u, value)
-      if (u.role !== 'predictor' || n.eta === 0) return inner
-      return (at, target) => {
-        const p = inner(at, target)
-        const s0 = at(c.startG)
-        const zc = sdeStd(c.decision.prediction, n.eta, s0, target) * (n.sNoise ?? 1) * varianceFactor(n, s0, target)
-        return { ...p, fixed: I.plus(p.fixed, [[zc, z0]]) }
-      }
-    })(St.mapUpdates((u) => (u.role === 'predictor' ? { ...u, rule: { ...u.rule, eta: n.eta } } : u))(s)),
-  )
+export const sde =
+  (n: Noise): St.Combinator =>
+  (s) =>
+    St.declare(`noise sde η = ${n.eta}`, { noise: n.eta > 0 && (n.sNoise ?? 1) > 0, capabilities: n.eta > 0 ? ['normal'] : [] })(
+      St.mapIntegrate((base) => (c, u, value) => {
+        const inner = base(c, u, value)
+        if (u.role !== 'predictor' || n.eta === 0) return inner
+        return (at, target) => {
+          const p = inner(at, target)
+          const s0 = at(c.startG)
+          const zc = sdeStd(c.decision.prediction, n.eta, s0, target) * (n.sNoise ?? 1) * varianceFactor(n, s0, target)
+          return { ...p, fixed: I.plus(p.fixed, [[zc, z0]]) }
+        }
+      })(St.mapUpdates((u) => (u.role === 'predictor' ? { ...u, rule: { ...u.rule, eta: n.eta } } : u))(s)),
+    )
 
 /** the first-order family on the step's prediction: x_t = α_t·x̂0_s + sqrt(σ_t² − s²)·ε̂_s + s·z (η = 0: the ODE step, unchanged) */
-export const firstOrder = (n: Noise): St.Combinator => (s) =>
-  n.eta === 0
-    ? St.declare(`noise ${n.level} η = 0`, {})(s)
-    : St.declare(`noise ${n.level} η = ${n.eta}`, { noise: (n.sNoise ?? 1) > 0, capabilities: ['normal'] })(
-        oneNode((c, from, to) => {
-          const lv = level(n, from, to)
-          const cc = Math.sqrt(Math.max(0, to.sigma ** 2 - lv ** 2))
-          const data = c.decision.prediction === 'data'
-          return {
-            A: data ? cc / from.sigma : to.alpha / from.alpha,
-            onNode: data ? to.alpha - (cc * from.alpha) / from.sigma : cc - (to.alpha * from.sigma) / from.alpha,
-            p: c.decision.prediction,
-            zc: lv * (n.sNoise ?? 1) * varianceFactor(n, from, to),
-          }
-        })(s),
-      )
+export const firstOrder =
+  (n: Noise): St.Combinator =>
+  (s) =>
+    n.eta === 0
+      ? St.declare(`noise ${n.level} η = 0`, {})(s)
+      : St.declare(`noise ${n.level} η = ${n.eta}`, { noise: (n.sNoise ?? 1) > 0, capabilities: ['normal'] })(
+          oneNode((c, from, to) => {
+            const lv = level(n, from, to)
+            const cc = Math.sqrt(Math.max(0, to.sigma ** 2 - lv ** 2))
+            const data = c.decision.prediction === 'data'
+            return {
+              A: data ? cc / from.sigma : to.alpha / from.alpha,
+              onNode: data ? to.alpha - (cc * from.alpha) / from.sigma : cc - (to.alpha * from.sigma) / from.alpha,
+              p: c.decision.prediction,
+              zc: lv * (n.sNoise ?? 1) * varianceFactor(n, from, to),
+            }
+          })(s),
+        )
 
 /** a Score-SDE predictor on ε̂: x_t = A·x_s + c·ε̂_s + η·G·z */
-export const scoreSdePredictor = (n: Noise): St.Combinator => (s) =>
-  St.declare(`noise ${n.level} η = ${n.eta}`, { noise: n.eta > 0 && (n.sNoise ?? 1) > 0, capabilities: ['normal'] })(
-    oneNode((c, from, to) => {
-      const q = scoreSde(c.b.ns, n, from, to)
-      return { A: q.onStart, onNode: q.onEps, p: 'noise', zc: q.onZ }
-    })(s),
-  )
+export const scoreSdePredictor =
+  (n: Noise): St.Combinator =>
+  (s) =>
+    St.declare(`noise ${n.level} η = ${n.eta}`, { noise: n.eta > 0 && (n.sNoise ?? 1) > 0, capabilities: ['normal'] })(
+      oneNode((c, from, to) => {
+        const q = scoreSde(c.b.ns, n, from, to)
+        return { A: q.onStart, onNode: q.onEps, p: 'noise', zc: q.onZ }
+      })(s),
+    )
 
 /** the noise field's combinator by level */
-export const noise = (n: Noise): St.Combinator =>
-  n.level === 'sde' ? sde(n) : n.level === 'ddim' || n.level === 'ancestral' ? firstOrder(n) : scoreSdePredictor(n)
+export const noise = (n: Noise): St.Combinator => (n.level === 'sde' ? sde(n) : n.level === 'ddim' || n.level === 'ancestral' ? firstOrder(n) : scoreSdePredictor(n))

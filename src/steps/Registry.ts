@@ -6,7 +6,7 @@
  * states the semantics (e.g. a corrector after heavy ball keeps its own velocity; churn runs first).
  */
 import { flow } from 'fp-ts/lib/function.js'
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import * as Churn from './Churn.ts'
 import * as Corrector from './Corrector.ts'
 import * as Ems from './Ems.ts'
@@ -60,9 +60,7 @@ export interface Field {
 }
 
 const id: St.Combinator = (s) => s
-const opt =
-  <A>(a: A | undefined, f: (a: A) => St.Combinator): St.Combinator =>
-    a === undefined ? id : f(a)
+const opt = <A>(a: A | undefined, f: (a: A) => St.Combinator): St.Combinator => (a === undefined ? id : f(a))
 
 /** every field, in composition order */
 export const fields: ReadonlyArray<Field> = [
@@ -80,8 +78,7 @@ export const fields: ReadonlyArray<Field> = [
 const CHECK_ORDER: ReadonlyArray<Field['key']> = ['base', 'corrector', 'noise', 'momentum', 'timeShift', 'langevin', 'churn', 'ems']
 
 /** every field's checks of the step at index i */
-export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> =>
-  CHECK_ORDER.flatMap((k) => fields.find((f) => f.key === k)?.checks(d, i) ?? [])
+export const checks = (d: StepDecision, i: number): ReadonlyArray<U.Issue> => CHECK_ORDER.flatMap((k) => fields.find((f) => f.key === k)?.checks(d, i) ?? [])
 
 /** the step of a decision: the exponential integrator, then every field's combinator in registry order */
 export const fromDecision = (d: StepDecision): St.Step => fields.reduce<St.Combinator>((acc, f) => flow(acc, f.apply(d)), id)(X.expInt(d))

@@ -12,10 +12,10 @@
 import type { Endomorphism } from 'fp-ts/lib/Endomorphism.js'
 import type * as B from '../ir/Builder.ts'
 import * as I from '../ir/Instr.ts'
-import type { Point } from '../NoiseSchedule.ts'
-import * as P from '../Parameterization.ts'
-import type * as R from '../Rule.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import type { Point } from '../core/NoiseSchedule.ts'
+import * as P from '../core/Parameterization.ts'
+import type * as R from '../core/Rule.ts'
+import type { StepDecision } from './Registry.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -191,7 +191,12 @@ export const emit = (step: Step, c: Ctx, zeroX0: boolean): I.StepInfo => {
   for (const mk of step.updates) {
     const u = mk(c)
     const id = u.evaluates ? b.evaluate(c.index, c.targetG) : undefined
-    step.emit(c, u, step.integrate(c, u, (g, at) => step.value(c, u, g, at)), u.commits ? id : undefined)
+    step.emit(
+      c,
+      u,
+      step.integrate(c, u, (g, at) => step.value(c, u, g, at)),
+      u.commits ? id : undefined,
+    )
     b.setFresh(u.commits)
     order = u.nodes.length
   }

@@ -5,17 +5,16 @@
  * the chosen t̂ become the target's per-sample times (the next evaluation and λ-differences use them).
  * window 1 is the base step (the neutral element).
  */
-import * as U from '../codecs/util.ts'
+import * as U from '../core/Codec.ts'
 import * as I from '../ir/Instr.ts'
-import * as NS from '../NoiseSchedule.ts'
-import type { StepDecision } from '../SolverSchedule.ts'
+import * as NS from '../core/NoiseSchedule.ts'
+import type { StepDecision } from './Registry.ts'
 import * as St from './Step.ts'
 
 const nonNeg = U.guard<number>('a non-negative number', (n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)
 
 /** the time-shift codec: { window, cutoff, scale?, keep?, stat? } */
-export const codec = (closed: U.Closed) =>
-  closed('a time shift', { window: U.positiveInt, cutoff: nonNeg }, { scale: U.positiveNumber, keep: U.bool, stat: U.oneOf<'x' | 'output'>(['x', 'output']) })
+export const codec = (closed: U.Closed) => closed('a time shift', { window: U.positiveInt, cutoff: nonNeg }, { scale: U.positiveNumber, keep: U.bool, stat: U.oneOf<'x' | 'output'>(['x', 'output']) })
 
 /** a time-shift decision */
 export type TimeShift = NonNullable<StepDecision['timeShift']>
@@ -54,48 +53,50 @@ const active = (shift: TimeShift, i: number, to: NS.Point): boolean => shift.win
  * `keep` t̂ must also stay strictly noisier than the next grid point (λ_start < λ(t̂) < λ_{g+1}: every step of a row
  * has h > 0); no candidate inside: the nominal point
  */
-export const timeShift = (shift: TimeShift): St.Combinator => (s) =>
-  St.declare(`time shift window ${shift.window}, cutoff ${shift.cutoff}${shift.keep === true ? ', times kept' : ''}`, {
-    capabilities: shift.window > 1 ? ['stats', 'lincombWide', ...(shift.keep === true ? (['rows'] as const) : [])] : [],
-  })(
-    St.mapEmit((base) => (c, u, parts, commit) => {
-      const { b, index: i, startG } = c
-      const g = c.targetG
-      const to = b.point(g)
-      if (u.role !== 'predictor' || !active(shift, i, to)) return base(c, u, parts, commit)
-      const p = c.decision.prediction
-      // the statistic: Var(x) at the start, or (parity) Var of the latest model output m_s (a register unless m_s is the native output)
-      const ms = I.tidy(b.pred(p, startG))
-      const native = ms.length === 1 && ms[0]![0] === 1 ? ms[0]![1] : undefined
-      if (shift.stat === 'output' && native === undefined) b.emit(i, 'predictor', (at) => b.pred(p, startG, at(startG)), { into: { kind: 'reg', name: 'm̂' } })
-      const measure: I.Ref = shift.stat !== 'output' ? { kind: 'x', id: b.entry(startG) } : (native ?? { kind: 'reg', name: 'm̂' })
-      const build = (at: (g: number) => NS.Point, target: NS.Point): I.Form => {
-        const q = parts(at, target)
-        return I.plus(q.fixed, q.nodes)
-      }
-      const keep = shift.keep === true
-      const hi = keep && g + 1 < b.size ? b.point(g + 1).lambda : Infinity
-      const cands = candidates(b.ns, shift, to).filter((q) => q.lambda < hi)
-      const all = I.plus(...cands.map((q) => build(b.nominal, q)))
-      const terms = I.refsOf(all)
-      const moved = b.movedIn(all)
-      const choose = ([st]: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<NS.Point> =>
-        Array.from(st!.variance, (v, r) => {
-          const lo = b.rowAt(rows, r)(startG).lambda
-          return cands.reduce<NS.Point | undefined>((best, q) => (q.lambda > lo && (best === undefined || Math.abs(v - q.sigma ** 2) < Math.abs(v - best.sigma ** 2)) ? q : best), undefined) ?? to
+export const timeShift =
+  (shift: TimeShift): St.Combinator =>
+  (s) =>
+    St.declare(`time shift window ${shift.window}, cutoff ${shift.cutoff}${shift.keep === true ? ', times kept' : ''}`, {
+      capabilities: shift.window > 1 ? ['stats', 'lincombWide', ...(shift.keep === true ? (['rows'] as const) : [])] : [],
+    })(
+      St.mapEmit((base) => (c, u, parts, commit) => {
+        const { b, index: i, startG } = c
+        const g = c.targetG
+        const to = b.point(g)
+        if (u.role !== 'predictor' || !active(shift, i, to)) return base(c, u, parts, commit)
+        const p = c.decision.prediction
+        // the statistic: Var(x) at the start, or (parity) Var of the latest model output m_s (a register unless m_s is the native output)
+        const ms = I.tidy(b.pred(p, startG))
+        const native = ms.length === 1 && ms[0]![0] === 1 ? ms[0]![1] : undefined
+        if (shift.stat === 'output' && native === undefined) b.emit(i, 'predictor', (at) => b.pred(p, startG, at(startG)), { into: { kind: 'reg', name: 'm̂' } })
+        const measure: I.Ref = shift.stat !== 'output' ? { kind: 'x', id: b.entry(startG) } : (native ?? { kind: 'reg', name: 'm̂' })
+        const build = (at: (g: number) => NS.Point, target: NS.Point): I.Form => {
+          const q = parts(at, target)
+          return I.plus(q.fixed, q.nodes)
+        }
+        const keep = shift.keep === true
+        const hi = keep && g + 1 < b.size ? b.point(g + 1).lambda : Infinity
+        const cands = candidates(b.ns, shift, to).filter((q) => q.lambda < hi)
+        const all = I.plus(...cands.map((q) => build(b.nominal, q)))
+        const terms = I.refsOf(all)
+        const moved = b.movedIn(all)
+        const choose = ([st]: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<NS.Point> =>
+          Array.from(st!.variance, (v, r) => {
+            const lo = b.rowAt(rows, r)(startG).lambda
+            return cands.reduce<NS.Point | undefined>((best, q) => (q.lambda > lo && (best === undefined || Math.abs(v - q.sigma ** 2) < Math.abs(v - best.sigma ** 2)) ? q : best), undefined) ?? to
+          })
+        const coefs = (stats: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<I.Coef> => {
+          const qs = choose(stats, rows)
+          return I.perRow(terms, qs.length, (r) => [`${qs[r]!.t}|${b.keyOf(rows, r, moved)}`, () => build(b.rowAt(rows, r), qs[r]!)])
+        }
+        const describe = `time-shift: per-sample target in a window of ${shift.window} around t = ${to.t.toPrecision(4)} (Var(${shift.stat === 'output' ? 'model output' : 'x'}) ≈ σ²)${keep ? ', times kept' : ''}; shown: the nominal target`
+        b.push({
+          op: 'combine',
+          step: i,
+          role: 'predictor',
+          terms,
+          adapt: { measure: [measure], coefs, describe, nominal: I.tidy(build(b.nominal, to)), ...(keep ? { place: { point: g, at: choose } } : {}) },
         })
-      const coefs = (stats: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<I.Coef> => {
-        const qs = choose(stats, rows)
-        return I.perRow(terms, qs.length, (r) => [`${qs[r]!.t}|${b.keyOf(rows, r, moved)}`, () => build(b.rowAt(rows, r), qs[r]!)])
-      }
-      const describe = `time-shift: per-sample target in a window of ${shift.window} around t = ${to.t.toPrecision(4)} (Var(${shift.stat === 'output' ? 'model output' : 'x'}) ≈ σ²)${keep ? ', times kept' : ''}; shown: the nominal target`
-      b.push({
-        op: 'combine',
-        step: i,
-        role: 'predictor',
-        terms,
-        adapt: { measure: [measure], coefs, describe, nominal: I.tidy(build(b.nominal, to)), ...(keep ? { place: { point: g, at: choose } } : {}) },
-      })
-      if (keep) b.markMoved(g)
-    })(s),
-  )
+        if (keep) b.markMoved(g)
+      })(s),
+    )

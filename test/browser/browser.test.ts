@@ -15,12 +15,12 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { after, before, test } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import * as Codec from '../../src/codecs/SolverSchedule.ts'
-import * as Gmm from '../../src/Gmm.ts'
-import * as NS from '../../src/NoiseSchedule.ts'
-import * as Prog from '../../src/Program.ts'
+import * as Codec from '../../src/schedule/Codec.ts'
+import * as Gmm from '../../src/core/Gmm.ts'
+import * as NS from '../../src/core/NoiseSchedule.ts'
+import * as Prog from '../../src/run/Program.ts'
 import * as Solvers from '../../src/solvers/index.ts'
-import * as F from '../../src/interpreters/Float64.ts'
+import * as F from '../../src/run/Float64.ts'
 import type * as Api from '../../examples/browser/api.ts'
 import { build } from '../../examples/browser/build.ts'
 import { serve, type Server } from '../../examples/browser/serve.ts'
@@ -46,8 +46,14 @@ let status: Api.Status
 const consoleErrors: string[] = []
 
 const launchArgs = [
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run', '--disable-quic', '--enable-unsafe-swiftshader', ...(WEBGPU ? ['--enable-unsafe-webgpu'] : []),
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--enable-unsafe-swiftshader',
+  ...(WEBGPU ? ['--enable-unsafe-webgpu'] : []),
 ]
 
 /** open the demo at `query` and wait for its first run */
@@ -138,7 +144,9 @@ for (const backend of BACKENDS)
         const peak = Math.max(...r.tensors)
         peaks.push(peak)
         const ends = r.steps.flatMap((s, k) => (s >= 0 && r.steps.slice(k + 1).every((t) => t !== s) ? [r.tensors[k]!] : []))
-        console.log(`  ${backend} ${id} NFE ${nfe}: max |page − Float64| = ${d.toExponential(2)} (scale ${scale.toFixed(2)}), numTensors above baseline at step ends [${ends.join(' ')}], peak ${peak}${nfe === 10 ? `, ${r.kernels.length} distinct kernels (StepwiseLincomb among them: ${r.kernels.includes('StepwiseLincomb')})` : ''}`)
+        console.log(
+          `  ${backend} ${id} NFE ${nfe}: max |page − Float64| = ${d.toExponential(2)} (scale ${scale.toFixed(2)}), numTensors above baseline at step ends [${ends.join(' ')}], peak ${peak}${nfe === 10 ? `, ${r.kernels.length} distinct kernels (StepwiseLincomb among them: ${r.kernels.includes('StepwiseLincomb')})` : ''}`,
+        )
         assert.equal(r.backend, backend)
         assert.equal(r.nfe, p.nfe)
         assert.ok(d <= SOLVER_TOL * scale, `${id} NFE ${nfe}: max |page − Float64| = ${d} > ${SOLVER_TOL} × ${scale}`)
@@ -148,7 +156,10 @@ for (const backend of BACKENDS)
         assert.equal(r.after, 1, 'only the result survives the run')
         assert.equal(r.leaked, 0, 'nothing survives once the result is disposed')
         const settled = ends.slice(r.historyDepth)
-        assert.ok(settled.every((n) => n <= Math.max(...ends.slice(0, r.historyDepth + 1))), `${id}: numTensors grows after the history filled: [${ends.join(' ')}]`)
+        assert.ok(
+          settled.every((n) => n <= Math.max(...ends.slice(0, r.historyDepth + 1))),
+          `${id}: numTensors grows after the history filled: [${ends.join(' ')}]`,
+        )
       }
       assert.equal(peaks[1], peaks[0], `${id}: the peak does not depend on NFE (flat across steps)`)
     }
@@ -170,7 +181,12 @@ for (const backend of BACKENDS)
     // a few shapes (each new shape compiles new shaders, slow on SwiftShader): a single value, odd
     // sizes that leave packed 2×2 texels partly empty, and a larger batch; on webgl every other case
     // runs the unpacked shaders (WEBGL_PACK false), where tiny inputs arrive as uniforms
-    const shapes = [[1, 1], [3, 2], [64, 2], [257, 5]] as const
+    const shapes = [
+      [1, 1],
+      [3, 2],
+      [64, 2],
+      [257, 5],
+    ] as const
     const cases = Array.from({ length: 33 }, (_, k) => {
       const n = k === 32 ? 20 : 1 + Math.floor(rnd() * 8)
       const shape = shapes[k % shapes.length]!
@@ -226,7 +242,9 @@ test('screenshot out/browser.png: the samples canvas is drawn (many colours, man
   const img = Png.decode(fs.readFileSync(file))
   const s = Png.stats(img, box)
   const inPage = await page.evaluate(() => window.stepwiseTest!.canvasStats())
-  console.log(`  ${file}: ${img.width}×${img.height}; canvas ${Math.round(box.width)}×${Math.round(box.height)}: ${s.distinct} colours, ${((100 * s.foreground) / s.pixels).toFixed(1)}% non-white (in-page: ${inPage.distinct} colours, ${((100 * inPage.foreground) / (inPage.width * inPage.height)).toFixed(1)}%)`)
+  console.log(
+    `  ${file}: ${img.width}×${img.height}; canvas ${Math.round(box.width)}×${Math.round(box.height)}: ${s.distinct} colours, ${((100 * s.foreground) / s.pixels).toFixed(1)}% non-white (in-page: ${inPage.distinct} colours, ${((100 * inPage.foreground) / (inPage.width * inPage.height)).toFixed(1)}%)`,
+  )
   assert.ok(s.distinct >= 100, `only ${s.distinct} distinct colours in the canvas`)
   assert.ok(s.foreground >= 0.03 * s.pixels, `only ${s.foreground} of ${s.pixels} pixels are not white`)
   assert.ok(inPage.distinct >= 100 && inPage.foreground >= 0.03 * inPage.width * inPage.height, 'the canvas pixels read in the page agree')
@@ -239,13 +257,26 @@ test('screenshot out/browser.png: the samples canvas is drawn (many colours, man
 
 test('the editor shows decode issues with their paths; ?schedule=URL loads a document and runs it', async () => {
   await switchTo(BACKENDS[0]!)
-  const bad = JSON.stringify({ format: 'stepwise-schedule/v1', grid: { spacing: 'logSNR', steps: 2 }, steps: [{ prediction: 'data', order: 2 }, { prediction: 'data', order: 1, colour: 'red' }] })
+  const bad = JSON.stringify({
+    format: 'stepwise-schedule/v1',
+    grid: { spacing: 'logSNR', steps: 2 },
+    steps: [
+      { prediction: 'data', order: 2 },
+      { prediction: 'data', order: 1, colour: 'red' },
+    ],
+  })
   await page.locator('#doc').fill(bad)
   const issues = page.locator('#issues li')
   await issues.first().waitFor()
   const texts = await issues.allTextContents()
-  assert.ok(texts.some((t) => t.startsWith('steps[0].order: order 2 needs 1 earlier evaluation')), texts.join('\n'))
-  assert.ok(texts.some((t) => t.startsWith("steps[1].colour: unknown key 'colour'")), texts.join('\n'))
+  assert.ok(
+    texts.some((t) => t.startsWith('steps[0].order: order 2 needs 1 earlier evaluation')),
+    texts.join('\n'),
+  )
+  assert.ok(
+    texts.some((t) => t.startsWith("steps[1].colour: unknown key 'colour'")),
+    texts.join('\n'),
+  )
   assert.equal(await page.locator('#solver').inputValue(), 'custom')
 
   const loaded = await open('?schedule=schedules/schedule.json')

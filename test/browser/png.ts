@@ -60,12 +60,11 @@ export const decode = (bytes: Uint8Array): Image => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const idat: Uint8Array[] = []
   let header: { width: number; height: number; depth: number; colour: number; interlace: number } | undefined
-  for (let o = 8; o + 8 <= bytes.length; ) {
+  for (let o = 8; o + 8 <= bytes.length;) {
     const len = view.getUint32(o)
     const type = String.fromCharCode(...bytes.subarray(o + 4, o + 8))
     const data = bytes.subarray(o + 8, o + 8 + len)
-    if (type === 'IHDR')
-      header = { width: view.getUint32(o + 8), height: view.getUint32(o + 12), depth: data[8]!, colour: data[9]!, interlace: data[12]! }
+    if (type === 'IHDR') header = { width: view.getUint32(o + 8), height: view.getUint32(o + 12), depth: data[8]!, colour: data[9]!, interlace: data[12]! }
     if (type === 'IDAT') idat.push(data)
     if (type === 'IEND') break
     o += 12 + len
