@@ -17,11 +17,13 @@ const cli = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 const golden = path.join(root, 'test/golden/d2_k3.linear.json')
+const discrete = path.join(root, 'test/golden/d2_k3.discrete.json')
 const write = (name: string, v: unknown): string => {
   const f = path.join(tmp, name)
   fs.writeFileSync(f, JSON.stringify(v))
   return f
 }
+const read = (f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>
 const xT = write('x.json', {
   data: [
     [0.1, -0.3],
@@ -100,4 +102,159 @@ test('from-diffusers --nfe 1000 refuses to write an invalid schedule (the docume
   assert.match(r.err, /… and \d+ more/)
   assert.ok(!fs.existsSync(out))
   noTrace(r.err)
+})
+
+// -------------------------------------------------------------------------------------------------
+// 1–2. problem files, start points and grids against the problem's schedule
+// -------------------------------------------------------------------------------------------------
+
+const base = read(golden) as { problem: Record<string, unknown>; schedule: Record<string, unknown> }
+/** the golden problem with `edit` applied (a deep copy) */
+const problemWith = (name: string, edit: (p: { problem: Record<string, unknown>; schedule: Record<string, unknown>; mu?: unknown }) => void): string => {
+  const p = JSON.parse(JSON.stringify({ problem: base.problem, schedule: base.schedule })) as { problem: Record<string, unknown>; schedule: Record<string, unknown> }
+  edit(p)
+  return write(name, p)
+}
+const sampleWith = (problem: string, ...extra: string[]) => {
+  const out = path.join(tmp, `out-${path.basename(problem)}`)
+  const r = cli('sample', '--problem', problem, '--solver', 'ddim', '--nfe', '3', '--xT', xT, '--out', out, ...extra)
+  return { ...r, wrote: fs.existsSync(out) }
+}
+
+test('problem files are validated at the boundary: every bad field is named with what was found and the fix', () => {
+  const cases: ReadonlyArray<readonly [string, (p: { problem: Record<string, unknown>; schedule: Record<string, unknown>; mu?: unknown }) => void, RegExp]> = [
+    ['k0', (p) => (p.problem['K'] = 0), /problem\.K: got 0; expected a positive integer/],
+    ['k1', (p) => (p.problem['K'] = 1), /problem\.weights: 3 weights for K = 1 components; give one weight per component \(or set K to 3\)/],
+    ['sum', (p) => (p.problem['weights'] = [0.5, 0.3, 0.1]), /problem\.weights: the weights sum to 0\.9.*must sum to 1 \(within 1e-9\)/],
+    ['negw', (p) => (p.problem['weights'] = [1.2, -0.1, -0.1]), /problem\.weights\[1\]: got -0\.1; expected a positive number/],
+    ['var0', (p) => ((p.problem['variances'] as number[][])[1]![0] = 0), /problem\.variances\[1\]\[0\]: got 0; expected a positive number/],
+    ['width', (p) => (p.problem['means'] as number[][])[2]!.push(1), /problem\.means\[2\]: 3 numbers; expected D = 2/],
+    ['rows', (p) => (p.problem['variances'] as number[][]).pop(), /problem\.variances: 2 rows for K = 3 components/],
+    ['name', (p) => (p.schedule['name'] = 'cosine'), /schedule\.name: got "cosine"; expected one of discrete, linear, mean_reverting/],
+    ['near', (p) => (p.schedule['name'] = 'lnear'), /did you mean 'linear'\?/],
+    ['t0T', (p) => (p.schedule['t_0'] = 2), /schedule\.t_0: t_0 = 2 is not below T = 1/],
+    ['mrT', (p) => ((p.schedule = { name: 'mean_reverting', lambda_inf: 0.1, T: 2 }), (p.mu = [0, 0])), /schedule\.T: T = 2 is above 1, the last time of the mean-reverting schedule/],
+    ['mu', (p) => (p.mu = [1, 2]), /mu: "mu" is the condition of a mean_reverting schedule.*remove it/],
+    ['nomu', (p) => (p.schedule = { name: 'mean_reverting', lambda_inf: 0.1 }), /mu: missing; a mean_reverting schedule needs the condition μ/],
+  ]
+  for (const [name, edit, message] of cases) {
+    const r = sampleWith(problemWith(`${name}.json`, edit))
+    assert.equal(r.code, 1, `${name}: ${r.out}`)
+    assert.match(r.err, /is not a valid problem file \(\d+ issues?\):\n/, name)
+    assert.match(r.err, message, `${name}: ${r.err}`)
+    assert.ok(!r.wrote, `${name}: nothing written`)
+    noTrace(r.err)
+  }
+})
+
+test('a discrete problem: t_0 below its table or T above it is refused; the golden file itself decodes', () => {
+  const g = read(discrete) as { problem: unknown; schedule: Record<string, unknown> }
+  const lo = write('disc-t0.json', { problem: g.problem, schedule: { ...g.schedule, t_0: 1e-9 } })
+  const r = sampleWith(lo)
+  assert.equal(r.code, 1)
+  assert.match(r.err, /schedule\.t_0: t_0 = 1e-9 is below 0\.001, the first time of the discrete schedule's table/)
+  const hi = write('disc-T.json', { problem: g.problem, schedule: { ...g.schedule, T: 2 } })
+  assert.match(sampleWith(hi).err, /schedule\.T: T = 2 is above 1/)
+  assert.equal(sampleWith(discrete).code, 0)
+})
+
+test('start points: empty, wrong width or non-finite rows are refused on every interpreter', () => {
+  for (const interpreter of ['float64', 'tfjs'])
+    for (const [name, data, message] of [
+      ['empty', [], /data: no rows; give at least one start point/],
+      ['wide', [[1, 2, 3]], /data\[0\]: 3 numbers; expected D = 2/],
+      ['null', [[1, null]], /data\[0\]\[1\]: got null; expected a finite number/],
+      ['shape', { rows: 1 }, /data: got \{"rows":1\}; expected \{"data": \[\[x_1, …, x_D\], …\]\}/],
+    ] as const) {
+      const x = write(`x-${name}.json`, { data })
+      const out = path.join(tmp, `o-${name}.json`)
+      const r = cli('sample', '--problem', golden, '--solver', 'ddim', '--nfe', '3', '--xT', x, '--out', out, '--interpreter', interpreter)
+      assert.equal(r.code, 1, `${interpreter} ${name}`)
+      assert.match(r.err, message, `${interpreter} ${name}: ${r.err}`)
+      assert.ok(!fs.existsSync(out))
+    }
+})
+
+test('golden: a golden file whose x_T rows have the wrong width is refused with the path', () => {
+  const g = read(golden) as Record<string, unknown> & { x_T: { data: number[][] } }
+  g.x_T.data[3] = [1]
+  const f = write('golden-bad.json', g)
+  const r = cli('golden', f)
+  assert.equal(r.code, 1)
+  assert.match(r.err, /x_T\.data\[3\]: 1 number; expected D = 2/)
+})
+
+test('a schedule grid outside the problem schedule (times above T, T: 2, t0 below a discrete table) is refused, not extrapolated', () => {
+  const steps = [
+    { prediction: 'data', order: 1 },
+    { prediction: 'data', order: 1 },
+  ]
+  const doc = (grid: unknown) => write(`grid-${Math.random().toString(36).slice(2)}.json`, { format: 'stepwise-schedule/v1', grid, steps })
+  const cases = [
+    [golden, doc({ spacing: 'explicit', t: [1.5, 0.5, 0.001] }), /grid\.t\[0\]: t = 1\.5 is above 1, the noise schedule's T/],
+    [golden, doc({ spacing: 'logSNR', steps: 2, T: 2 }), /grid\.T: T = 2 is above 1, .*use T ≤ 1 or remove grid\.T/],
+    [discrete, doc({ spacing: 'logSNR', steps: 2, t0: 1e-9 }), /grid\.t0: t0 = 1e-9 is below 0\.001, the first time where the vp-discrete schedule is defined/],
+  ] as const
+  for (const [problem, s, message] of cases) {
+    const out = path.join(tmp, 'never-grid.json')
+    const r = cli('sample', '--problem', problem, '--schedule', s, '--xT', xT, '--out', out)
+    assert.equal(r.code, 1, r.out)
+    assert.match(r.err, message, r.err)
+    assert.ok(!fs.existsSync(out))
+    const e = cli('explain', s, '--problem', problem)
+    assert.equal(e.code, 1, e.out)
+    assert.doesNotMatch(e.out, /NaN/)
+    assert.match(e.err, message)
+  }
+})
+
+// -------------------------------------------------------------------------------------------------
+// 1–2. search on mean-reverting problems, all-non-finite searches, non-finite model outputs
+// -------------------------------------------------------------------------------------------------
+
+const small = ['--rows', '16', '--holdout-rows', '16', '--validation-rows', '0', '--threads', '0', '--quiet']
+
+test('search on a mean-reverting problem runs the objective with μ: finite scores, no NaN ratios, a schedule that samples', () => {
+  const mr = problemWith('mr.json', (p) => ((p.schedule = { name: 'mean_reverting', lambda_inf: 0.1 }), (p.mu = [0.5, -0.5])))
+  const out = path.join(tmp, 'mr-s.json')
+  const r = cli('search', '--problem', mr, '--nfe', '4', '--budget-evals', '60', '--out', out, ...small)
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.out, /best calibration mean L2 \d\.\d\de-\d+/)
+  assert.doesNotMatch(r.out, /NaN|Infinity/)
+  assert.match(r.out, /^ {2}mrs-ode-\d /m)
+  const o = path.join(tmp, 'mr-o.json')
+  const sm = cli('sample', '--problem', mr, '--schedule', out, '--xT', xT, '--out', o)
+  assert.equal(sm.code, 0, sm.err)
+})
+
+test('search: when every candidate is non-finite it fails with the reason and writes no schedule', () => {
+  const huge = problemWith('huge.json', (p) => {
+    p.problem['means'] = [
+      [1e160, 1e160],
+      [-1e160, 1e160],
+      [1e160, -1e160],
+    ]
+  })
+  const out = path.join(tmp, 'huge-s.json')
+  const r = cli('search', '--problem', huge, '--nfe', '4', '--budget-evals', '40', '--metric', 'swd', '--out', out, ...small)
+  assert.equal(r.code, 1, r.out)
+  assert.match(r.err, /every one of the 40 schedules evaluated scored non-finite on the calibration batch .* so there is no schedule to write; e\.g\. ddim: step 0: model output is NaN/)
+  assert.match(r.err, /likely bad field: problem\.means\[0\]\[0\] = 1e\+160/)
+  assert.ok(!fs.existsSync(out))
+  noTrace(r.err)
+})
+
+test('a non-finite model output names the likely bad field; tfjs overflow advice is not "try a lower order"', () => {
+  const huge = path.join(tmp, 'huge.json')
+  const f = cli('sample', '--problem', huge, '--solver', 'ddim', '--nfe', '3', '--xT', xT, '--out', path.join(tmp, 'h.json'))
+  assert.equal(f.code, 1)
+  assert.match(f.err, /model output is NaN at element 0 \(row 0, column 0\) at t = 1 /)
+  assert.match(f.err, /likely bad field: problem\.means\[0\]\[0\] = 1e\+160 \(.*float64; rescale the problem\)/)
+  const big = write('x-big.json', { data: [[1e20, 1]] })
+  const t = cli('sample', '--problem', golden, '--solver', 'ddim', '--nfe', '3', '--xT', big, '--out', path.join(tmp, 'hb.json'), '--interpreter', 'tfjs')
+  assert.equal(t.code, 1)
+  assert.match(t.err, /float32 overflow/)
+  assert.doesNotMatch(t.err, /lower order/)
+  assert.match(t.err, /likely bad field: x_T data\[0\]\[0\] = 100000000000000000000 .*float32/)
+  assert.equal(cli('sample', '--problem', golden, '--solver', 'ddim', '--nfe', '3', '--xT', big, '--out', path.join(tmp, 'hb64.json')).code, 0, 'float64 holds it')
 })
