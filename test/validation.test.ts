@@ -4,7 +4,7 @@
  * (it names the flag or JSON path, what was found and the fix; no stack trace).
  */
 import * as assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -257,4 +257,74 @@ test('a non-finite model output names the likely bad field; tfjs overflow advice
   assert.doesNotMatch(t.err, /lower order/)
   assert.match(t.err, /likely bad field: x_T data\[0\]\[0\] = 100000000000000000000 .*float32/)
   assert.equal(cli('sample', '--problem', golden, '--solver', 'ddim', '--nfe', '3', '--xT', big, '--out', path.join(tmp, 'hb64.json')).code, 0, 'float64 holds it')
+})
+
+// -------------------------------------------------------------------------------------------------
+// 4. interrupts and --resume with --minutes
+// -------------------------------------------------------------------------------------------------
+
+/** spawn the CLI, resolve with its exit code and output once it exits */
+const spawnCli = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [path.join(root, 'bin/stepwise.js'), ...args], { cwd: tmp })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()))
+  const done = new Promise<{ code: number | null; out: string; err: string }>((ok) => child.on('close', (code) => ok({ code, out, err })))
+  return { child, done }
+}
+
+const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
+  const until = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+test('SIGINT during search writes a checkpoint at the interrupt, says how to resume (exit 130); --resume continues it', async () => {
+  const out = path.join(tmp, 'int.json')
+  const ck = `${out}.checkpoint.json`
+  const args = ['search', '--problem', golden, '--nfe', '5', '--minutes', '5', '--out', out, ...small]
+  const run = spawnCli(args)
+  // the first checkpoint-able progress: the initial population is checkpointed (generation 0)
+  await waitFor(() => fs.existsSync(ck), 60_000)
+  const first = read(ck) as { state: { evals: number } }
+  await new Promise((r) => setTimeout(r, 300))
+  run.child.kill('SIGINT')
+  const r = await run.done
+  assert.equal(r.code, 130, r.err)
+  assert.match(r.err, /interrupted at generation \d+ after \d+ evaluations \(\d+:\d\d of search\); checkpoint written to .*int\.json\.checkpoint\.json/)
+  assert.match(r.err, /resume with:\n {2}stepwise search .*--minutes 5 .*--resume/)
+  noTrace(r.err)
+  assert.ok(!fs.existsSync(out), 'no schedule written')
+  const saved = read(ck) as { format: string; state: { evals: number; elapsed: number; generation: number } }
+  assert.equal(saved.format, 'stepwise-search-checkpoint/v1')
+  assert.ok(saved.state.evals >= first.state.evals && saved.state.elapsed > 0, JSON.stringify(saved.state).slice(0, 200))
+  const again = cli('search', '--problem', golden, '--nfe', '5', '--budget-evals', String(saved.state.evals + 40), '--resume', '--out', out, ...small)
+  assert.equal(again.code, 0, again.err)
+  assert.match(again.out, new RegExp(`resuming .*: generation ${saved.state.generation}, ${saved.state.evals} evaluations`))
+  assert.ok(fs.existsSync(out))
+})
+
+test('--resume with --minutes continues the remaining search time (stored in the checkpoint) instead of restarting the clock', () => {
+  const out = path.join(tmp, 'min.json')
+  const ck = `${out}.checkpoint.json`
+  const first = cli('search', '--problem', golden, '--nfe', '4', '--strategy', 'evolution', '--minutes', '0.02', '--out', out, ...small)
+  assert.equal(first.code, 0, first.err)
+  const saved = read(ck) as { state: { evals: number; elapsed: number } }
+  assert.ok(saved.state.elapsed >= 1200, `elapsed ${saved.state.elapsed} ms`)
+  // the same budget again: nothing is left, so the resumed search evaluates nothing more
+  const again = cli('search', '--problem', golden, '--nfe', '4', '--strategy', 'evolution', '--minutes', '0.02', '--resume', '--out', out, ...small)
+  assert.equal(again.code, 0, again.err)
+  assert.match(again.out, /no search time left of --minutes 0\.02/)
+  assert.match(again.out, new RegExp(`searched ${saved.state.evals} schedules`))
+  // a larger budget continues from the stored time: the rest of it (about 3 s), not a fresh budget
+  const minutes = ((saved.state.elapsed + 3000) / 60_000).toFixed(4)
+  const more = cli('search', '--problem', golden, '--nfe', '4', '--strategy', 'evolution', '--minutes', minutes, '--resume', '--out', out, ...small)
+  assert.equal(more.code, 0, more.err)
+  assert.match(more.out, new RegExp(`0:0[234] of --minutes ${minutes.replace('.', '\\.')} left`), more.out)
+  const after = read(ck) as { state: { evals: number; elapsed: number } }
+  assert.ok(after.state.evals > saved.state.evals)
+  assert.ok(after.state.elapsed >= Number(minutes) * 60_000, `elapsed ${after.state.elapsed}`)
 })
