@@ -328,3 +328,52 @@ test('--resume with --minutes continues the remaining search time (stored in the
   assert.ok(after.state.evals > saved.state.evals)
   assert.ok(after.state.elapsed >= Number(minutes) * 60_000, `elapsed ${after.state.elapsed}`)
 })
+
+// -------------------------------------------------------------------------------------------------
+// 3. crashes: a closed stdout, the demo server's arguments
+// -------------------------------------------------------------------------------------------------
+
+test('stepwise solvers | head: a closed stdout ends quietly with exit 0 (no EPIPE stack trace)', () => {
+  // `true` exits before the CLI writes, so every write meets a closed pipe
+  const r = spawnSync('bash', ['-c', `set -o pipefail; '${process.execPath}' '${path.join(root, 'bin/stepwise.js')}' solvers | true`], { encoding: 'utf8', cwd: tmp })
+  assert.equal(r.status, 0, r.stderr)
+  assert.doesNotMatch(r.stderr, /EPIPE/)
+  assert.equal(r.stderr, '')
+})
+
+const demo = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'examples/browser/serve.ts'), ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 })
+  return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+test('npm run demo: --port abc, a missing or invalid schedule file: one clear line, non-zero exit', () => {
+  const p = demo('--port', 'abc')
+  assert.equal(p.code, 2)
+  assert.match(p.err, /^stepwise demo: --port: expected a port number in 0–65535 \(0 = any free port\), got 'abc'\n$/)
+  const m = demo(path.join(tmp, 'nope.json'), '--port', '0')
+  assert.equal(m.code, 1)
+  assert.match(m.err, /^stepwise demo: cannot read schedule file .*nope\.json: ENOENT/)
+  const bad = write('bad-demo.json', { format: 'stepwise-schedule/v1', grid: { spacing: 'logSNR', steps: 1 }, steps: [{ prediction: 'data', order: 2 }] })
+  const b = demo(bad, '--port', '0')
+  assert.equal(b.code, 1)
+  assert.match(b.err, /bad-demo\.json is not a valid schedule document:\nsteps\[0\]\.order: /)
+  for (const r of [p, m, b]) noTrace(r.err)
+})
+
+test('npm run demo on a busy port: names the port and the fix, exit 1', async () => {
+  const net = await import('node:net')
+  const busy = net.createServer()
+  await new Promise<void>((ok) => busy.listen(0, '127.0.0.1', ok))
+  const port = (busy.address() as { port: number }).port
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'examples/browser/serve.ts'), '--port', String(port)], { cwd: root })
+    let err = ''
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const code = await new Promise<number | null>((ok) => child.on('close', ok))
+    assert.equal(code, 1)
+    assert.match(err, new RegExp(`port ${port} is in use .*pass --port N, or --port 0 for any free port`))
+    noTrace(err)
+  } finally {
+    busy.close()
+  }
+})
