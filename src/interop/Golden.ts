@@ -28,7 +28,8 @@ export const ProblemC = t.type({
   variances: Matrix,
 })
 
-const ScheduleC = t.union([
+/** a noise schedule spec (a problem file's `schedule`; also a model card's) */
+export const ScheduleC = t.union([
   t.intersection([t.type({ name: t.literal('discrete'), betas: t.array(t.number) }), t.partial({ t_array: t.array(t.number), log_alpha_array: t.array(t.number), T: t.number, t_0: t.number })]),
   t.intersection([t.type({ name: t.literal('linear') }), t.partial({ beta_0: t.number, beta_1: t.number, T: t.number, t_0: t.number })]),
   t.intersection([
@@ -81,8 +82,10 @@ export const decodeGolden = (u: unknown): Golden => decodeOrThrow(GoldenC, 'gold
 // -------------------------------------------------------------------------------------------------
 
 /** the noise schedule of a problem file, over its [t_0, T] */
-export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => {
-  const s = f.schedule
+export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => noiseScheduleOf(f.schedule)
+
+/** the noise schedule of a schedule spec, over its [t_0, T] (defaults 1, 1e-3) */
+export const noiseScheduleOf = (s: t.TypeOf<typeof ScheduleC>): NS.NoiseSchedule => {
   const ns =
     s.name === 'discrete'
       ? NS.vpDiscrete({
