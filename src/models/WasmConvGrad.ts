@@ -138,7 +138,8 @@ export const register = (): void => {
       const x = inputs['x']!
       const dy = inputs['dy']!
       const info = infoOf(x.shape as Shape4, a.filterShape!, a)
-      return stride1(info) ? filterGradStride1(backend, x, dy, info) : filterGradIm2col(backend, x, dy, info, a.filterShape!)
+      const be = backend as tf.KernelBackend
+      return stride1(info) ? filterGradStride1(be, x, dy, info) : filterGradIm2col(be, x, dy, info, a.filterShape!)
     },
   })
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm')
@@ -150,7 +151,7 @@ export const register = (): void => {
       const dy = args.inputs['dy']!
       const filter = args.inputs['filter']!
       const info = infoOf(a.inputShape!, filter.shape as Shape4, a)
-      return stride1(info) ? inputGradStride1(args.backend, dy, filter, info) : original.kernelFunc(args)
+      return stride1(info) ? inputGradStride1(args.backend as tf.KernelBackend, dy, filter, info) : original.kernelFunc(args)
     },
   })
   registered = true
