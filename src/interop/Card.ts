@@ -88,6 +88,8 @@ const CardC = U.closed(
     data: U.closed('data', { range: t.tuple([t.number, t.number]) }, {}),
     /** a classifier for metrics (FID features, accuracy): a tfjs-layers model with a named feature layer */
     classifier: U.closed('classifier', { file: U.string }, { features: U.string }),
+    /** the FID reference: a stepwise-fid-stats/v1 file (feature mean and covariance of held-out real data) */
+    reference: U.string,
   },
 )
 

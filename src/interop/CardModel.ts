@@ -10,8 +10,11 @@ import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Point } from '../core/NoiseSchedule.ts'
+import * as Noise from '../core/Noise.ts'
 import * as G from '../models/Guidance.ts'
 import type * as M from '../models/Model.ts'
+import type * as Prog from '../run/Program.ts'
+import * as Tfjs from '../run/Tfjs.ts'
 import * as TfjsGuidance from '../run/TfjsGuidance.ts'
 import * as TM from '../run/TfjsModel.ts'
 import * as Card from './Card.ts'
@@ -188,4 +191,50 @@ export const load = async (c: Card.Card): Promise<Loaded> => {
     }
   }
   return { card: c, D: Card.width(c), conditional, model, dispose: net.dispose }
+}
+
+// -------------------------------------------------------------------------------------------------
+// sampling
+// -------------------------------------------------------------------------------------------------
+
+/** batched sampling options: x_T rows (row i = sample index rowOffset + i), labels per row, guidance, batch size, progress */
+export interface SampleOptions {
+  readonly labels?: ReadonlyArray<number>
+  readonly w?: number
+  /** rows per model call (default 256) */
+  readonly batch?: number
+  /** noise seed of stochastic steps (default 0) */
+  readonly seed?: number
+  /** the sample index of the first row (default 0): noise and x_T are keyed by it */
+  readonly rowOffset?: number
+  /** called after each batch with the rows done so far */
+  readonly progress?: (done: number, total: number) => void
+}
+
+/** x_T for samples rowOffset … rowOffset + n − 1: standard normals keyed by (seed, sample index), so any batching gives the same rows */
+export const noiseRows = (seed: number, n: number, D: number, rowOffset = 0): Float64Array => Noise.normals(seed, { step: 0, stream: 1000 }, n, D, rowOffset)
+
+/** run a compiled program on x_T (row-major n·D) in batches; returns x_0 (row-major, float64 copies of the float32 results) */
+export const sample = (l: Loaded, p: Prog.Program, xT: Float64Array, o: SampleOptions = {}): Float64Array => {
+  const D = l.D
+  const n = xT.length / D
+  if (!Number.isInteger(n) || n === 0) throw new Error(`x_T has ${xT.length} values: expected rows of D = ${D} values (shape ${JSON.stringify(l.card.shape)})`)
+  if (o.labels !== undefined && o.labels.length !== n) throw new Error(`${o.labels.length} labels for ${n} rows; give one label per row`)
+  const out = new Float64Array(n * D)
+  const batch = Math.max(1, o.batch ?? 256)
+  for (let r0 = 0; r0 < n; r0 += batch) {
+    const r1 = Math.min(n, r0 + batch)
+    const m = l.model({ ...(o.labels === undefined ? {} : { labels: o.labels.slice(r0, r1) }), ...(o.w === undefined ? {} : { w: o.w }) })
+    const x = Tfjs.fromFloat64(xT.subarray(r0 * D, r1 * D), D)
+    try {
+      const r = Tfjs.run(p, m.model.call, { seed: o.seed ?? 0, rowOffset: (o.rowOffset ?? 0) + r0 })(x)
+      out.set(Tfjs.toFloat64(r.x), r0 * D)
+      r.x.dispose()
+    } finally {
+      x.dispose()
+      m.dispose()
+    }
+    o.progress?.(r1, n)
+  }
+  return out
 }
