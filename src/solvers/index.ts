@@ -138,6 +138,14 @@ const core: ReadonlyArray<Named> = [
   { id: 'deis-tab1', label: 'DEIS tAB1', order: 2, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 1 }) },
   { id: 'deis-tab2', label: 'DEIS tAB2', order: 3, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 2 }) },
   { id: 'deis-tab3', label: 'DEIS tAB3', order: 4, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 3 }) },
+  ...[1, 2, 3].map((r): Named => ({
+    id: `deis-logrho${r}`,
+    label: `DEIS ρAB${r} (Lagrange in log ρ, diffusers DEISMultistepScheduler)`,
+    order: r + 1,
+    defaultGrid: 'logSNR',
+    params: { lowerOrderFinalBelow: lofBelow },
+    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set?.['lowerOrderFinalBelow'], 0) }),
+  })),
 ]
 
 /** every named solver, in display order: the deterministic core, then each family's module */
