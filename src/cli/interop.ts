@@ -10,6 +10,7 @@ import type * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
 import { formatIssues } from '../core/Codec.ts'
 import * as Trace from '../run/Trace.ts'
+import * as Docs from './documents.ts'
 import * as IO from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -52,7 +53,8 @@ const parityOf = (s: string | undefined): 'exact' | 'reference' => {
 /** convert a config file or throw every issue (with the closest stepwise solver for classes it does not convert) */
 export const convertFile = (file: string, nfe: number, parity: 'exact' | 'reference'): D.Conversion => {
   const r = D.fromText(readText(file), { nfe, parity })
-  if (E.isRight(r)) return r.right
+  // the converted document passes the same checks as 'stepwise validate' before it is used or written
+  if (E.isRight(r)) return { ...r.right, schedule: Docs.checked(r.right.schedule, `the conversion of ${file} at --nfe ${nfe}`) }
   const cls = r.left.find((i) => i.path === '_class_name')
   const hint = (() => {
     if (cls === undefined) return ''

@@ -10,7 +10,9 @@ import * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
 import * as Trace from '../run/Trace.ts'
 import * as Solvers from '../solvers/index.ts'
+import * as Params from '../solvers/Params.ts'
 import type { GridKind } from '../solvers/common.ts'
+import * as Docs from './documents.ts'
 import * as Interop from './interop.ts'
 import * as IO from './io.ts'
 import * as Run from './runner.ts'
@@ -102,18 +104,20 @@ const gridKindOf = (s: string | undefined): GridKind | undefined => {
   throw IO.usage(`--grid: expected time_uniform, logSNR, quadratic (time_quadratic) or karras; got '${s}'`)
 }
 
+/** the `--set key=value` flags of a named solver, checked against its parameters (usage errors list the allowed keys or values) */
 const setsOf = (a: IO.Args, named: Solvers.Named): Readonly<Record<string, string>> => {
-  const out: Record<string, string> = {}
-  for (const kv of IO.all(a, 'set')) {
-    const eq = kv.indexOf('=')
-    if (eq <= 0) throw IO.usage(`--set expects key=value, got '${kv}'`)
-    const k = kv.slice(0, eq)
-    if (!(k in named.params)) throw IO.usage(`--set ${k}: ${named.id} has ${Object.keys(named.params).length === 0 ? 'no parameters' : `parameters ${Object.keys(named.params).join(', ')}`}`)
-    out[k] = kv.slice(eq + 1)
+  let set: Readonly<Record<string, string>>
+  try {
+    set = Params.parse(IO.all(a, 'set'))
+  } catch (e) {
+    throw IO.usage(e instanceof Error ? e.message : String(e))
   }
-  return out
+  const problems = Params.problems(named.id, named.params, set)
+  if (problems.length > 0) throw IO.usage(problems.join('\n'))
+  return set
 }
 
+/** the named solver of --solver at --nfe (--grid, --set): a document that validates and uses at most --nfe evaluations */
 const namedSchedule = (a: IO.Args): S.SolverSchedule => {
   const id = IO.need(a, 'solver')
   const named = Solvers.byId(id)
@@ -125,7 +129,28 @@ const namedSchedule = (a: IO.Args): S.SolverSchedule => {
         .join(', ')})`,
     )
   const grid = gridKindOf(IO.get(a, 'grid'))
-  return named.build({ nfe: IO.int(a, 'nfe'), ...(grid === undefined ? {} : { grid }), set: setsOf(a, named) })
+  const nfe = IO.int(a, 'nfe')
+  const set = setsOf(a, named)
+  let doc: S.SolverSchedule
+  try {
+    doc = named.build({ nfe, ...(grid === undefined ? {} : { grid }), set })
+  } catch (e) {
+    throw IO.usage(`${id} --nfe ${nfe}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const used = S.nfe(
+    Docs.checked(
+      doc,
+      `${id} at --nfe ${nfe}${
+        Object.keys(set).length === 0
+          ? ''
+          : ` with ${Object.entries(set)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+      }`,
+    ),
+  )
+  if (used > nfe) throw IO.usage(`${id} --nfe ${nfe}: the schedule needs ${used} model evaluations, more than --nfe ${nfe}; use --nfe ${used} or more`)
+  return doc
 }
 
 /** read and decode a schedule document, or throw with every issue listed */
@@ -159,7 +184,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   for (const r of g.runs) {
     if (only !== undefined && !r.id.includes(only)) continue
     try {
-      const p = Prog.compileOrThrow(ns, 'eps')(Golden.scheduleOf(r))
+      const p = Prog.compileOrThrow(ns, 'eps')(Docs.checked(Golden.scheduleOf(r), `run ${r.id}`))
       const res = await run(p, g.problem, xT)
       const y = Golden.rows(res.x, g.problem.D)
       const d = r.x0 === undefined ? NaN : Golden.maxAbs(y, r.x0)

@@ -16,6 +16,7 @@ import * as Ev from '../search/Evolution.ts'
 import * as O from '../search/Objective.ts'
 import * as Pool from '../search/Pool.ts'
 import * as Sp from '../search/Space.ts'
+import * as Docs from './documents.ts'
 import * as IO from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ re
   const ns = Golden.noiseSchedule(pf)
   return Solvers.all.flatMap((named) => {
     try {
-      const schedule = named.build({ nfe })
+      const schedule = Docs.checked(named.build({ nfe }), named.id)
       return Prog.compileOrThrow(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
     } catch {
       return []
