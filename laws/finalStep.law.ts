@@ -4,7 +4,8 @@
  * produces NaN/Inf: any named solver × grid (spacing or λ-jittered explicit, default or extreme range:
  * t0 down to λ(t0) + 8) × NFE 1–50 × final policy × noise schedule (VP linear/cosine/discrete, VE, EDM,
  * flow, mean-reverting) on Gaussian mixtures gives finite outputs, or the codec rejects the document
- * with a path. (b) Into σ = 0 the last step returns x̂0 of the point before it. (c) The policies are
+ * with a path. (b) Into σ = 0 the last step returns x̂0 of the point before it (a noise step in basis ρ keeps
+ * its order there: LMS integrates its σ̄-polynomial to σ̄ = 0, checked against the exact integral). (c) The policies are
  * data: the orders they produce, NFE accounting, neutral cases, codec fields and messages.
  */
 import assert from 'node:assert/strict'
@@ -164,7 +165,15 @@ test('grid.final sigma0: the last step (first order, data or noise form) returns
     const s = n.build({ nfe: 6 })
     // x̂0 of the point before: a plain step from it on its own output (no corrector, noise, momentum EMA, time shift, restart)
     return s.steps.every(
-      (d) => d.corrector === undefined && d.noise === undefined && d.churn === undefined && d.start === undefined && d.momentum === undefined && d.timeShift === undefined && d.langevin === undefined,
+      (d) =>
+        d.corrector === undefined &&
+        d.noise === undefined &&
+        d.churn === undefined &&
+        d.start === undefined &&
+        d.momentum === undefined &&
+        d.timeShift === undefined &&
+        d.langevin === undefined &&
+        !(d.order > 1 && d.prediction === 'noise' && d.basis === 'rho'), // keeps its order into σ = 0 (the LMS law below)
     )
   })
   fc.assert(
@@ -190,6 +199,41 @@ test('grid.final sigma0: the last step (first order, data or noise form) returns
   )
 })
 
+test('grid.final sigma0: an LMS step (noise, basis ρ, order k) into σ = 0 keeps its order: x̄ ← x̄ + Σⱼ ∫_{σ̄_s}^{0} ℓⱼ dσ̄ · ε̂ⱼ, 1e-12', () => {
+  const g = Gmm.random(3, 2, 4)
+  const xT = Gmm.normals(8, 3)
+  for (const [nfe, order] of [
+    [5, 4],
+    [8, 3],
+    [3, 2],
+  ] as const) {
+    const s = withPolicy(Solvers.byId('lms')!.build({ nfe, set: { order: String(order) } }), 'sigma0')
+    const ns = O.schedules.vpLinear
+    const p = Prog.compileOrThrow(ns, 'eps')(s)
+    assert.equal(p.steps.at(-1)!.order, Math.min(order, nfe))
+    const head: _.SolverSchedule = { ...s, grid: Grid.explicit(p.points.slice(0, -1).map((q) => q.t)), steps: s.steps.slice(0, -1) }
+    // the history of the last step, by the run up to its start point
+    const seen: Array<{ readonly x: Float64Array; readonly eps: Float64Array; readonly at: NS.Point }> = []
+    const before = F.run(Prog.compileOrThrow(ns, 'eps')(head), (x, at) => {
+      const e = Gmm.eps(g)(x, at)
+      seen.push({ x, eps: e, at })
+      return e
+    })(xT).x
+    const at = p.points.at(-2)!
+    const last = { x: before, eps: Gmm.eps(g)(before, at), at }
+    const nodes = [last, ...[...seen].reverse()].slice(0, Math.min(order, nfe))
+    const rs = nodes.map((q) => q.at.sigma / q.at.alpha)
+    // ∫_{r0}^{0} ℓⱼ(ρ) dρ by 8-point Gauss–Legendre (exact for these degrees)
+    const gl = [-0.9602898564975363, -0.7966664774136267, -0.525532409916329, -0.1834346424956498, 0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363]
+    const gw = [0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.362683783378362, 0.362683783378362, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763]
+    const a = rs[0]!
+    const coef = rs.map((_r, j) => gl.reduce((acc, u, q) => acc + gw[q]! * rs.reduce((l, rk, k) => (k === j ? l : (l * ((a / 2) * (1 - u) - rk)) / (rs[j]! - rk)), 1), 0) * (-a / 2))
+    const want = before.map((v, k) => v / at.alpha + nodes.reduce((acc, q, j) => acc + coef[j]! * q.eps[k]!, 0))
+    const got = F.run(p, Gmm.eps(g))(xT).x
+    assert.ok(O.relErr(got, want) <= 1e-12, `lms order ${order} into σ = 0: ${O.relErr(got, want)}`)
+  }
+})
+
 // -------------------------------------------------------------------------------------------------
 // (c) the policies as data
 // -------------------------------------------------------------------------------------------------
@@ -205,8 +249,9 @@ test('policies: lower_order gives min(order, n − i), euler a first-order last 
         const d = base.steps[i]!
         const lowered = policy.endsWith('lower_order') ? Math.min(d.order, n - i) : d.order
         const euler = policy === 'euler' || policy.startsWith('sigma0')
+        const keeps = policy.startsWith('sigma0') && d.prediction === 'noise' && d.basis === 'rho' // the σ̄-polynomial integrates to σ̄ = 0 (LMS)
         if (i === n - 1 && euler) {
-          assert.equal(info.decision.order, 1, `${sv.id} ${policy}: last order`)
+          assert.equal(info.decision.order, keeps ? lowered : 1, `${sv.id} ${policy}: last order`)
           assert.equal(info.decision.corrector, undefined, `${sv.id} ${policy}: last corrector`)
         } else assert.equal(info.decision.order, lowered, `${sv.id} ${policy}: step ${i}`)
       })

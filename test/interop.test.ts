@@ -131,6 +131,292 @@ const sdSigmaBar = B.sigmaBars(B.alphasCumprod(B.scaledLinear(0.00085, 0.012, 10
 const atSteps = (steps: ReadonlyArray<number>) => steps.map((s) => sdSigmaBar[s]!)
 
 // -------------------------------------------------------------------------------------------------
+// independent float64 re-statements of the other diffusers `step()` loops, from the published update formulas,
+// written in σ̄ = σ/α and x̄ = x/α (the Euler family) or in α, σ, λ (DEIS, singlestep, SDE-DPM-Solver++); each
+// takes diffusers' σ̄ list (with its final σ appended) and, for the stochastic ones, the noise z of every step
+// -------------------------------------------------------------------------------------------------
+
+type PredictionType = 'epsilon' | 'v_prediction'
+/** the network's output at x̄ and σ̄ (it sees x = x̄/sqrt(σ̄² + 1)): ε̂, or v̂ = α·ε̂ − σ·x̂0 */
+const netAt = (xbar: Float64Array, sb: number, type: PredictionType): Float64Array => {
+  const a = 1 / Math.sqrt(1 + sb * sb)
+  const x = xbar.map((v) => v * a)
+  const e = gmmEps(x, a, sb * a)
+  return type === 'epsilon' ? e : e.map((ev, k) => a * ev - sb * a * ((x[k]! - sb * a * ev) / a))
+}
+/** x̂0 from the network output in σ̄ units: ε: x̄ − σ̄·out; v: out·(−σ̄/sqrt(σ̄² + 1)) + x̄/(σ̄² + 1) */
+const x0Of = (xbar: Float64Array, sb: number, out: Float64Array, type: PredictionType): Float64Array =>
+  type === 'epsilon' ? xbar.map((v, k) => v - sb * out[k]!) : xbar.map((v, k) => out[k]! * (-sb / Math.sqrt(sb * sb + 1)) + v / (sb * sb + 1))
+/** dx̄/dσ̄ = (x̄ − x̂0)/σ̄ */
+const derivative = (xbar: Float64Array, sb: number, type: PredictionType): Float64Array => {
+  const x0 = x0Of(xbar, sb, netAt(xbar, sb, type), type)
+  return xbar.map((v, k) => (v - x0[k]!) / sb)
+}
+const axpy = (x: Float64Array, c: number, d: Float64Array): Float64Array => x.map((v, k) => v + c * d[k]!)
+
+/** EulerAncestralDiscreteScheduler.step: σ_up = sqrt(σ_to²(σ_from² − σ_to²)/σ_from²), σ_down = sqrt(σ_to² − σ_up²), x̄ ← x̄ + (σ_down − σ)·d + σ_up·z */
+const refEulerAncestral = (sigmas: ReadonlyArray<number>, zs: ReadonlyArray<Float64Array>, type: PredictionType) => (xbarT: Float64Array) => {
+  let x = xbarT
+  for (let i = 0; i + 1 < sigmas.length; i++) {
+    const from = sigmas[i]!
+    const to = sigmas[i + 1]!
+    const up = Math.sqrt((to * to * (from * from - to * to)) / (from * from))
+    const down = Math.sqrt(to * to - up * up)
+    x = axpy(axpy(x, down - from, derivative(x, from, type)), up, zs[i]!)
+  }
+  return x
+}
+
+/** HeunDiscreteScheduler: per interval Euler to σ_{i+1}, then x̄_{i+1} = x̄_i + (σ_{i+1} − σ_i)·(d_i + d(x̃, σ_{i+1}))/2; into σ = 0 Euler only */
+const refHeun = (sigmas: ReadonlyArray<number>, type: PredictionType) => (xbarT: Float64Array) => {
+  let x = xbarT
+  for (let i = 0; i + 1 < sigmas.length; i++) {
+    const s = sigmas[i]!
+    const t = sigmas[i + 1]!
+    const d = derivative(x, s, type)
+    const pred = axpy(x, t - s, d)
+    if (t === 0) x = pred
+    else {
+      const d2 = derivative(pred, t, type)
+      x = x.map((v, k) => v + (t - s) * 0.5 * (d[k]! + d2[k]!))
+    }
+  }
+  return x
+}
+
+/** KDPM2DiscreteScheduler: per interval Euler to σ_mid = sqrt(σ_i·σ_{i+1}), then x̄_{i+1} = x̄_i + (σ_{i+1} − σ_i)·d(x̃_mid, σ_mid); into σ = 0 Euler only */
+const refKdpm2 = (sigmas: ReadonlyArray<number>, type: PredictionType) => (xbarT: Float64Array) => {
+  let x = xbarT
+  for (let i = 0; i + 1 < sigmas.length; i++) {
+    const s = sigmas[i]!
+    const t = sigmas[i + 1]!
+    const d = derivative(x, s, type)
+    if (t === 0) x = axpy(x, -s, d)
+    else {
+      const mid = Math.exp(0.5 * (Math.log(s) + Math.log(t)))
+      const xm = axpy(x, mid - s, d)
+      x = axpy(x, t - s, derivative(xm, mid, type))
+    }
+  }
+  return x
+}
+
+/** ∫_a^b Π_{k≠j}(σ − σ_k)/(σ_j − σ_k) dσ by 8-point Gauss–Legendre (exact up to degree 15) */
+const GL8 = [
+  [-0.9602898564975363, 0.1012285362903763],
+  [-0.7966664774136267, 0.2223810344533745],
+  [-0.525532409916329, 0.3137066458778873],
+  [-0.1834346424956498, 0.362683783378362],
+  [0.1834346424956498, 0.362683783378362],
+  [0.525532409916329, 0.3137066458778873],
+  [0.7966664774136267, 0.2223810344533745],
+  [0.9602898564975363, 0.1012285362903763],
+] as const
+const lagrangeIntegral = (nodes: ReadonlyArray<number>, j: number, a: number, b: number): number =>
+  GL8.reduce((acc, [u, w]) => {
+    const x = 0.5 * (a + b) + 0.5 * (b - a) * u
+    return acc + w * nodes.reduce((l, xk, k) => (k === j ? l : (l * (x - xk)) / (nodes[j]! - xk)), 1)
+  }, 0) *
+  (0.5 * (b - a))
+
+/** LMSDiscreteScheduler.step(order = 4): x̄_{i+1} = x̄_i + Σ_j (∫_{σ_i}^{σ_{i+1}} ℓ_j dσ)·d_{i−j}, j < min(i + 1, 4), the last step (into σ = 0) too */
+const refLms =
+  (sigmas: ReadonlyArray<number>, type: PredictionType, maxOrder = 4) =>
+  (xbarT: Float64Array) => {
+    let x = xbarT
+    const ds: Float64Array[] = []
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      ds.unshift(derivative(x, sigmas[i]!, type))
+      const k = Math.min(i + 1, maxOrder)
+      const nodes = Array.from({ length: k }, (_, j) => sigmas[i - j]!)
+      const next = Float64Array.from(x)
+      for (let j = 0; j < k; j++) {
+        const c = lagrangeIntegral(nodes, j, sigmas[i]!, sigmas[i + 1]!)
+        for (let q = 0; q < x.length; q++) next[q]! += c * ds[j]![q]!
+      }
+      x = next
+    }
+    return x
+  }
+
+/** the VP view of σ̄: α = 1/sqrt(1 + σ̄²), σ = σ̄·α, λ = −log σ̄ */
+const vp = (sb: number) => {
+  const a = 1 / Math.sqrt(1 + sb * sb)
+  return { a, s: sb * a, l: -Math.log(sb) }
+}
+/** ε̂ at x (VP) and σ̄ */
+const epsVp = (x: Float64Array, sb: number): Float64Array => {
+  const p = vp(sb)
+  return gmmEps(x, p.a, p.s)
+}
+
+/** ∫_{u_s}^{u_t} e^{u}·ℓ_j(u) du in closed form (∫P e^u = e^u(P − P′ + P″ − …)) for the Lagrange basis ℓ_j over nodes u_k */
+const expLagrangeIntegral = (us: ReadonlyArray<number>, j: number, from: number, to: number): number => {
+  // monomial coefficients of ℓ_j
+  let poly = [1]
+  for (let k = 0; k < us.length; k++) {
+    if (k === j) continue
+    const d = us[j]! - us[k]!
+    const next = new Array<number>(poly.length + 1).fill(0)
+    poly.forEach((c, q) => {
+      next[q + 1]! += c / d
+      next[q]! -= (c * us[k]!) / d
+    })
+    poly = next
+  }
+  const F = (u: number): number => {
+    let sum = 0
+    let p = poly
+    let sign = 1
+    while (p.length > 0) {
+      sum += sign * p.reduce((acc, c, q) => acc + c * u ** q, 0)
+      p = p.slice(1).map((c, q) => c * (q + 1))
+      sign = -sign
+    }
+    return Math.exp(u) * sum
+  }
+  return F(to) - F(from)
+}
+
+/** DEISMultistepScheduler (deis, logrho): x_t = α_t·(x_s/α_s + Σ_j c_j·ε_j), c_j = ∫_{ρ_s}^{ρ_t} ℓ_j(log ρ) dρ over the last min(i + 1, order) points (u = log ρ, dρ = e^u du) */
+const refDeis = (sigmas: ReadonlyArray<number>, order: number, lowerOrderFinal: boolean) => (xT: Float64Array) => {
+  const n = sigmas.length - 1
+  let x = xT
+  const eps: Float64Array[] = []
+  let lowerNums = 0
+  for (let i = 0; i < n; i++) {
+    eps.unshift(epsVp(x, sigmas[i]!))
+    const lof = i === n - 1 && lowerOrderFinal && n < 15
+    const los = i === n - 2 && lowerOrderFinal && n < 15
+    const k = order === 1 || lowerNums < 1 || lof ? 1 : order === 2 || lowerNums < 2 || los ? 2 : 3
+    const us = Array.from({ length: k }, (_, j) => Math.log(sigmas[i - j]!))
+    const ps = vp(sigmas[i]!)
+    const pt = vp(sigmas[i + 1]!)
+    const next = x.map((v) => v / ps.a)
+    for (let j = 0; j < k; j++) {
+      const c = expLagrangeIntegral(us, j, Math.log(sigmas[i]!), Math.log(sigmas[i + 1]!))
+      for (let q = 0; q < x.length; q++) next[q]! += c * eps[j]![q]!
+    }
+    x = next.map((v) => v * pt.a)
+    lowerNums = Math.min(lowerNums + 1, order)
+  }
+  return x
+}
+
+/**
+ * DPMSolverSinglestepScheduler: order list given; an order-k step goes from the point k − 1 steps back (the group start s)
+ * to σ_{i+1} with the outputs at s, …, σ_i (DPM-Solver(++) singlestep formulas with r = λ-fractions; 'midpoint' order 3
+ * uses only the newest difference)
+ */
+const refSinglestep = (sigmas: ReadonlyArray<number>, orders: ReadonlyArray<number>, algo: 'dpmsolver++' | 'dpmsolver', solverType: 'midpoint' | 'heun') => (xT: Float64Array) => {
+  const n = sigmas.length - 1
+  let x = xT
+  let start = xT
+  const ms: Float64Array[] = []
+  for (let i = 0; i < n; i++) {
+    const p0 = vp(sigmas[i]!)
+    const e = epsVp(x, sigmas[i]!)
+    ms[i] = algo === 'dpmsolver++' ? x.map((v, k) => (v - p0.s * e[k]!) / p0.a) : e
+    const k = orders[i]!
+    if (k === 1) start = x
+    const s = vp(sigmas[i - k + 1]!)
+    const pt = vp(sigmas[i + 1]!)
+    const h = pt.l - s.l
+    const data = algo === 'dpmsolver++'
+    // x_t = A·x_s + Σ terms, with φ₁ = expm1(∓h)
+    const A = data ? pt.s / s.s : pt.a / s.a
+    const lin = data ? -pt.a * Math.expm1(-h) : -pt.s * Math.expm1(h)
+    const c2 = data ? pt.a * (Math.expm1(-h) / h + 1) : -pt.s * (Math.expm1(h) / h - 1)
+    const c3 = data ? -pt.a * ((Math.expm1(-h) + h) / (h * h) - 0.5) : -pt.s * ((Math.expm1(h) - h) / (h * h) - 0.5)
+    const D0 = ms[i - k + 1]!
+    const next = new Float64Array(x.length)
+    for (let q = 0; q < x.length; q++) {
+      let v = A * start[q]! + lin * D0[q]!
+      if (k === 2) {
+        const r0 = (p0.l - s.l) / h
+        const D1 = (ms[i]![q]! - D0[q]!) / r0
+        v += solverType === 'midpoint' ? 0.5 * lin * D1 : c2 * D1
+      } else if (k === 3) {
+        const p1 = vp(sigmas[i - 1]!)
+        const r0 = (p0.l - s.l) / h
+        const r1 = (p1.l - s.l) / h
+        const D1a = (ms[i - 1]![q]! - D0[q]!) / r1
+        const D1b = (ms[i]![q]! - D0[q]!) / r0
+        if (solverType === 'midpoint') v += c2 * D1b
+        else {
+          const D1 = (r0 * D1a - r1 * D1b) / (r0 - r1)
+          const D2 = (2 * (D1b - D1a)) / (r0 - r1)
+          v += c2 * D1 + c3 * D2
+        }
+      }
+      next[q] = v
+    }
+    x = next
+  }
+  return x
+}
+
+/** DPMSolverMultistepScheduler with sde-dpmsolver++ (orders ≤ 2): x_t = (σ_t/σ_s)e^{−h}x_s + α_t(1 − e^{−2h})·(D0 + ½D1 | heun term) + σ_t·sqrt(1 − e^{−2h})·z */
+const refSdeDpmpp = (sigmas: ReadonlyArray<number>, order: 1 | 2, solverType: 'midpoint' | 'heun', zs: ReadonlyArray<Float64Array>) => (xT: Float64Array) => {
+  const n = sigmas.length - 1
+  let x = xT
+  const ms: Float64Array[] = []
+  for (let i = 0; i < n; i++) {
+    const p0 = vp(sigmas[i]!)
+    const e = epsVp(x, sigmas[i]!)
+    ms.unshift(x.map((v, k) => (v - p0.s * e[k]!) / p0.a))
+    const lof = i === n - 1 && (sigmas[i + 1] === 0 || n < 15)
+    const k = order === 1 || i === 0 || lof ? 1 : 2
+    const pt = vp(sigmas[i + 1]!)
+    const h = pt.l - p0.l
+    const damp = (pt.s / p0.s) * Math.exp(-h)
+    const w = pt.a * -Math.expm1(-2 * h)
+    const std = pt.s * Math.sqrt(-Math.expm1(-2 * h))
+    x = x.map((v, q) => {
+      let r = damp * v + w * ms[0]![q]!
+      if (k === 2) {
+        const r0 = (p0.l - vp(sigmas[i - 1]!).l) / h
+        const D1 = (ms[0]![q]! - ms[1]![q]!) / r0
+        r += solverType === 'midpoint' ? 0.5 * w * D1 : pt.a * (-Math.expm1(-2 * h) / (-2 * h) + 1) * D1
+      }
+      return r + std * zs[i]![q]!
+    })
+  }
+  return x
+}
+
+/** diffusers' σ̄ at fractional timesteps (np.interp on the table) */
+const sigmaAtTau = (tau: number): number => {
+  const lo = Math.min(Math.floor(tau), 998)
+  const w = tau - lo
+  return (1 - w) * sdSigmaBar[lo]! + w * sdSigmaBar[lo + 1]!
+}
+/** np.linspace(0, N − 1, n) reversed (Euler-family linspace spacing) */
+const linspaceTaus = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (i === 0 ? 999 : (999 * (n - 1 - i)) / (n - 1)))
+/** Karras σ̄'s between σ_max and σ_min, n of them */
+const karrasSigmas = (sMin: number, sMax: number, n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (sMax ** (1 / 7) + (i / (n - 1)) * (sMin ** (1 / 7) - sMax ** (1 / 7))) ** 7)
+/** n noise draws of the batch's size (the same z fed to both samplers) */
+const draws = (n: number, seed: number): ReadonlyArray<Float64Array> => Array.from({ length: n }, (_, i) => Gmm.normals(xT.length, seed + 101 * i))
+/** a stepwise run of a conversion on the mixture's exact model (ε or v), with the given noise draws by step */
+const runConversion = (cv: _.Conversion, type: PredictionType = 'epsilon', zs: ReadonlyArray<Float64Array> = []): F.Result => {
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const model = (x: Float64Array, at: NS.Point): Float64Array => {
+    const e = Gmm.eps(g)(x, at)
+    return type === 'epsilon' ? e : e.map((ev, k) => at.alpha * ev - at.sigma * ((x[k]! - at.sigma * ev) / at.alpha))
+  }
+  return F.run(p, model, {
+    D: 2,
+    normal: (key) => {
+      const z = zs[key.step]
+      if (z === undefined || key.stream !== 0) throw new Error(`no draw for step ${key.step} stream ${key.stream}`)
+      return z
+    },
+  })(xT)
+}
+/** x̄_T of x_T at the first σ̄ */
+const toSigmaBar = (x: Float64Array, sb: number): Float64Array => x.map((v) => v * Math.sqrt(1 + sb * sb))
+
+// -------------------------------------------------------------------------------------------------
 // Betas
 // -------------------------------------------------------------------------------------------------
 
@@ -249,6 +535,157 @@ test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update lo
   }
 })
 
+/** DPMSolverMultistep / DEIS / singlestep linspace timesteps: round(linspace(0, N − 1, n + 1)) reversed, without the 0 */
+const linTimesteps = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => Math.round((999 * (n - i)) / n))
+const sdKarras = (n: number) => karrasSigmas(sdSigmaBar[0]!, sdSigmaBar[999]!, n)
+/** the largest max-rel difference a group of cases measured (reported by the tests) */
+const worst = new Map<string, number>()
+const check = (group: string, what: string, y: Float64Array, r: Float64Array, tol: number) => {
+  const d = maxRel(y, r)
+  worst.set(group, Math.max(worst.get(group) ?? 0, d))
+  assert.ok(d <= tol, `${group} ${what}: max rel diff ${d}`)
+}
+
+test('Diffusers: EulerAncestral reproduces diffusers’ step() given the same noise draws (float64, ≤ 1e-12): linspace, leading, trailing; ε and v', (t) => {
+  const cases: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly taus: ReadonlyArray<number>; readonly type: PredictionType }> = [
+    { cfg: {}, taus: linspaceTaus(10), type: 'epsilon' },
+    { cfg: { timestep_spacing: 'leading', steps_offset: 1, prediction_type: 'v_prediction' }, taus: Array.from({ length: 8 }, (_, i) => 125 * (7 - i) + 1), type: 'v_prediction' },
+    { cfg: { timestep_spacing: 'trailing' }, taus: Array.from({ length: 7 }, (_, i) => Math.round(1000 - (i * 1000) / 7) - 1), type: 'epsilon' },
+  ]
+  for (const c of cases) {
+    const n = c.taus.length
+    const cv = convert({ _class_name: 'EulerAncestralDiscreteScheduler', ...base, ...c.cfg }, n)
+    assert.equal(cv.stochastic, true)
+    assert.equal(cv.samples, 'sigmaBar')
+    assert.deepEqual(evalTimesteps(cv), c.taus, 'the model reads diffusers’ timesteps')
+    const sigmas = [...c.taus.map(sigmaAtTau), 0]
+    const zs = draws(n, 7)
+    const y = runConversion(cv, c.type, zs)
+    const r = refEulerAncestral(sigmas, zs, c.type)(toSigmaBar(xT, sigmas[0]!))
+    check('EulerAncestral', `${JSON.stringify(c.cfg)} n ${n}`, y.x, r, 1e-12)
+    assert.equal(y.nfe, n)
+  }
+  t.diagnostic(`EulerAncestral: max rel diff ${worst.get('EulerAncestral')!.toExponential(2)}`)
+})
+
+test('Diffusers: DPMSolverMultistep sde-dpmsolver++ reproduces diffusers’ step() given the same noise (float64, ≤ 1e-12): orders 1–2, midpoint/heun, Karras, trailing', (t) => {
+  const cases: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly sigmas: ReadonlyArray<number>; readonly order: 1 | 2; readonly st: 'midpoint' | 'heun' }> = [
+    { cfg: { timestep_spacing: 'leading', steps_offset: 1 }, sigmas: [...atSteps(Array.from({ length: 10 }, (_, k) => 90 * (10 - k) + 1)), 0], order: 2, st: 'midpoint' },
+    { cfg: { use_karras_sigmas: true, solver_type: 'heun' }, sigmas: [...sdKarras(12), 0], order: 2, st: 'heun' },
+    { cfg: { timestep_spacing: 'trailing', solver_order: 1 }, sigmas: [...atSteps([999, 832, 666, 499, 332, 166]), 0], order: 1, st: 'midpoint' },
+    { cfg: { timestep_spacing: 'linspace', final_sigmas_type: 'sigma_min' }, sigmas: [...atSteps(linTimesteps(16)), sdSigmaBar[0]!], order: 2, st: 'midpoint' },
+  ]
+  for (const c of cases) {
+    const n = c.sigmas.length - 1
+    const cv = convert({ _class_name: 'DPMSolverMultistepScheduler', ...base, algorithm_type: 'sde-dpmsolver++', ...c.cfg }, n)
+    assert.equal(cv.stochastic, true)
+    const zs = draws(n, 3)
+    const y = runConversion(cv, 'epsilon', zs)
+    const r = refSdeDpmpp(c.sigmas, c.order, c.st, zs)(xT)
+    check('SDE-DPM-Solver++', `${JSON.stringify(c.cfg)} n ${n}`, y.x, r, 1e-12)
+    assert.equal(y.nfe, n)
+  }
+  t.diagnostic(`sde-dpmsolver++: max rel diff ${worst.get('SDE-DPM-Solver++')!.toExponential(2)}`)
+})
+
+test('Diffusers: Heun, KDPM2 and LMS reproduce diffusers’ step() loops (float64, ≤ 1e-12): spacings, Karras, ε and v; 2n − 1 evaluations; KDPM2’s midpoint timesteps', (t) => {
+  const leading = (n: number) => Array.from({ length: n }, (_, i) => Math.floor(1000 / n) * (n - 1 - i) + 1)
+  const cases: ReadonlyArray<{
+    readonly cls: 'HeunDiscreteScheduler' | 'KDPM2DiscreteScheduler' | 'LMSDiscreteScheduler'
+    readonly cfg: Record<string, unknown>
+    readonly sigmas: ReadonlyArray<number>
+    readonly type: PredictionType
+  }> = [
+    { cls: 'HeunDiscreteScheduler', cfg: {}, sigmas: linspaceTaus(6).map(sigmaAtTau), type: 'epsilon' },
+    { cls: 'HeunDiscreteScheduler', cfg: { use_karras_sigmas: true }, sigmas: karrasSigmas(sigmaAtTau(0), sigmaAtTau(999), 8), type: 'epsilon' },
+    { cls: 'HeunDiscreteScheduler', cfg: { timestep_spacing: 'leading', steps_offset: 1, prediction_type: 'v_prediction' }, sigmas: leading(5).map(sigmaAtTau), type: 'v_prediction' },
+    { cls: 'KDPM2DiscreteScheduler', cfg: {}, sigmas: linspaceTaus(6).map(sigmaAtTau), type: 'epsilon' },
+    { cls: 'KDPM2DiscreteScheduler', cfg: { use_karras_sigmas: true }, sigmas: karrasSigmas(sigmaAtTau(0), sigmaAtTau(999), 7), type: 'epsilon' },
+    { cls: 'KDPM2DiscreteScheduler', cfg: { timestep_spacing: 'leading', steps_offset: 1, prediction_type: 'v_prediction' }, sigmas: leading(5).map(sigmaAtTau), type: 'v_prediction' },
+    { cls: 'LMSDiscreteScheduler', cfg: {}, sigmas: linspaceTaus(10).map(sigmaAtTau), type: 'epsilon' },
+    { cls: 'LMSDiscreteScheduler', cfg: { use_karras_sigmas: true }, sigmas: karrasSigmas(sigmaAtTau(0), sigmaAtTau(999), 12), type: 'epsilon' },
+    { cls: 'LMSDiscreteScheduler', cfg: { timestep_spacing: 'leading', steps_offset: 1, prediction_type: 'v_prediction' }, sigmas: leading(6).map(sigmaAtTau), type: 'v_prediction' },
+  ]
+  for (const c of cases) {
+    const n = c.sigmas.length
+    const cv = _.fromText(JSON.stringify({ _class_name: c.cls, ...base, ...c.cfg }), { nfe: 0, steps: n })
+    if (E.isLeft(cv)) assert.fail(cv.left.map((i) => `${i.path}: ${i.message}`).join('\n'))
+    const sigmas = [...c.sigmas, 0]
+    const y = runConversion(cv.right, c.type)
+    const ref = c.cls === 'HeunDiscreteScheduler' ? refHeun : c.cls === 'KDPM2DiscreteScheduler' ? refKdpm2 : refLms
+    const r = ref(sigmas, c.type)(toSigmaBar(xT, sigmas[0]!))
+    check(c.cls, `${JSON.stringify(c.cfg)} n ${n}`, y.x, r, 1e-12)
+    assert.equal(y.nfe, c.cls === 'LMSDiscreteScheduler' ? n : 2 * n - 1)
+  }
+  // the same budget from --nfe: Heun/KDPM2 take n = ⌊(nfe + 1)/2⌋ steps
+  assert.equal(convert({ _class_name: 'HeunDiscreteScheduler', ...base }, 20).inferenceSteps, 10)
+  // KDPM2's model timesteps: the spacing's at the interval ends, _sigma_to_t of the λ-midpoints between, Karras ends rounded
+  const k = convert({ _class_name: 'KDPM2DiscreteScheduler', ...base, use_karras_sigmas: true }, 9)
+  const kt = evalTimesteps(k)
+  assert.deepEqual(
+    kt.filter((_v, i) => i % 2 === 0),
+    kt.filter((_v, i) => i % 2 === 0).map(Math.round),
+  )
+  assert.ok(kt.some((v, i) => i % 2 === 1 && !Number.isInteger(v)))
+  t.diagnostic(['HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'LMSDiscreteScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
+test('Diffusers: DEIS (logrho) and DPMSolverSinglestep reproduce diffusers’ step() loops (float64, ≤ 1e-12): orders 1–3, spacings, Karras, noise/data, midpoint/heun, final σ', (t) => {
+  const deis: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly sigmas: ReadonlyArray<number>; readonly order: number; readonly lof?: boolean }> = [
+    { cfg: {}, sigmas: [...atSteps(linTimesteps(10)), sdSigmaBar[0]!], order: 2 },
+    { cfg: { solver_order: 3, timestep_spacing: 'leading', steps_offset: 1 }, sigmas: [...atSteps(Array.from({ length: 16 }, (_, k) => 58 * (16 - k) + 1)), sdSigmaBar[0]!], order: 3 },
+    { cfg: { solver_order: 3, use_karras_sigmas: true }, sigmas: [...sdKarras(12), sdSigmaBar[0]!], order: 3 },
+    { cfg: { solver_order: 3, lower_order_final: false }, sigmas: [...atSteps(linTimesteps(8)), sdSigmaBar[0]!], order: 3, lof: false },
+    { cfg: { solver_order: 1, timestep_spacing: 'trailing' }, sigmas: [...atSteps([999, 832, 666, 499, 332, 166]), sdSigmaBar[0]!], order: 1 },
+  ]
+  for (const c of deis) {
+    const n = c.sigmas.length - 1
+    const cv = convert({ _class_name: 'DEISMultistepScheduler', ...base, ...c.cfg }, n)
+    const y = runConversion(cv)
+    check('DEISMultistepScheduler', `${JSON.stringify(c.cfg)} n ${n}`, y.x, refDeis(c.sigmas, c.order, c.lof ?? true)(xT), 1e-12)
+  }
+  const single: ReadonlyArray<{
+    readonly cfg: Record<string, unknown>
+    readonly sigmas: ReadonlyArray<number>
+    readonly orders: ReadonlyArray<number>
+    readonly algo: 'dpmsolver++' | 'dpmsolver'
+    readonly st: 'midpoint' | 'heun'
+  }> = [
+    { cfg: {}, sigmas: [...atSteps(linTimesteps(10)), 0], orders: [1, 2, 1, 2, 1, 2, 1, 2, 1, 1], algo: 'dpmsolver++', st: 'midpoint' },
+    { cfg: { solver_order: 3, solver_type: 'heun', use_karras_sigmas: true }, sigmas: [...sdKarras(12), 0], orders: [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 1], algo: 'dpmsolver++', st: 'heun' },
+    {
+      cfg: { solver_order: 3, algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min' },
+      sigmas: [...atSteps(linTimesteps(11)), sdSigmaBar[0]!],
+      orders: [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2],
+      algo: 'dpmsolver',
+      st: 'midpoint',
+    },
+    {
+      cfg: { solver_type: 'heun', lower_order_final: false, final_sigmas_type: 'sigma_min', prediction_type: 'epsilon' },
+      sigmas: [...atSteps(linTimesteps(8)), sdSigmaBar[0]!],
+      orders: [1, 2, 1, 2, 1, 2, 1, 2],
+      algo: 'dpmsolver++',
+      st: 'heun',
+    },
+    {
+      cfg: { solver_order: 3, algorithm_type: 'dpmsolver', solver_type: 'heun', final_sigmas_type: 'sigma_min' },
+      sigmas: [...atSteps(linTimesteps(9)), sdSigmaBar[0]!],
+      orders: [1, 2, 3, 1, 2, 3, 1, 2, 1],
+      algo: 'dpmsolver',
+      st: 'heun',
+    },
+  ]
+  for (const c of single) {
+    const n = c.sigmas.length - 1
+    const cv = convert({ _class_name: 'DPMSolverSinglestepScheduler', ...base, ...c.cfg }, n)
+    assert.deepEqual(_.singlestepOrders(cv.config.solver_order ?? 2, n, cv.config.lower_order_final ?? true, (cv.config.final_sigmas_type ?? 'zero') === 'zero'), c.orders)
+    const y = runConversion(cv)
+    check('DPMSolverSinglestepScheduler', `${JSON.stringify(c.cfg)} n ${n}`, y.x, refSinglestep(c.sigmas, c.orders, c.algo, c.st)(xT), 1e-12)
+    assert.equal(y.nfe, n)
+  }
+  t.diagnostic(['DEISMultistepScheduler', 'DPMSolverSinglestepScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
 test('Diffusers: Karras + final σ_min drops diffusers’ zero-length last step; exact 3rd order is the default, with a note', () => {
   const k = convert({ _class_name: 'DPMSolverMultistepScheduler', ...base, use_karras_sigmas: true, final_sigmas_type: 'sigma_min' }, 10)
   assert.deepEqual(k.schedule.grid, { spacing: 'karras', steps: 9, rho: 7, T: 1, t0: 0.001 })
@@ -312,11 +749,15 @@ test('Diffusers: unsupported values are issues naming the key and the supported 
   const a = issues({ _class_name: 'DPMSolverMultistepScheduler', beta_schedule: 'sigmoid' })
   assert.equal(a[0]!.path, 'beta_schedule')
   assert.match(a[0]!.message, /linear, scaled_linear, squaredcos_cap_v2/)
-  const b = issues({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver++', solver_type: 'rk4', thresholding: true })
+  const b = issues({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver', solver_type: 'rk4', thresholding: true })
   assert.deepEqual(b.map((i) => i.path).sort(), ['algorithm_type', 'solver_type', 'thresholding'])
-  assert.match(b.find((i) => i.path === 'algorithm_type')!.message, /stochastic.*supported: dpmsolver\+\+, dpmsolver/)
+  assert.match(b.find((i) => i.path === 'algorithm_type')!.message, /stochastic.*supported: dpmsolver\+\+, dpmsolver, sde-dpmsolver\+\+/)
   assert.ok(b.every((i) => !i.message.includes('undefined')))
-  assert.match(issues({ _class_name: 'EulerAncestralDiscreteScheduler' })[0]!.message, /supported: DPMSolverMultistepScheduler/)
+  assert.equal(issues({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver++', solver_order: 3 })[0]!.path, 'solver_order')
+  assert.match(issues({ _class_name: 'DPMSolverSDEScheduler' })[0]!.message, /supported: DPMSolverMultistepScheduler/)
+  assert.equal(issues({ _class_name: 'EulerAncestralDiscreteScheduler', use_karras_sigmas: true })[0]!.path, 'use_karras_sigmas')
+  assert.equal(issues({ _class_name: 'HeunDiscreteScheduler', prediction_type: 'sample' })[0]!.path, 'prediction_type')
+  assert.match(issues({ _class_name: 'DPMSolverSinglestepScheduler', solver_order: 3, use_karras_sigmas: true, final_sigmas_type: 'sigma_min' }, 11)[0]!.message, /zero-length step of order 2/)
   assert.equal(issues({ beta_start: 0.001 })[0]!.path, '_class_name')
   assert.equal(issues({ _class_name: 'DPMSolverMultistepScheduler', prediction_type: 'x0' })[0]!.path, 'prediction_type')
   assert.match(issues({ _class_name: 'DDIMScheduler' })[0]!.message, /clip_sample/) // the class default is true

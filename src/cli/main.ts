@@ -2,6 +2,7 @@
  * The `stepwise` command line: golden, sample, explain, validate, solvers, compare, from-diffusers.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as Card from '../interop/Card.ts'
 import * as Golden from '../interop/Golden.ts'
 import * as Problem from '../interop/Problem.ts'
 import * as NS from '../core/NoiseSchedule.ts'
@@ -35,6 +36,7 @@ commands:
   validate   check a schedule document (errors name the JSON path and the fix)
   solvers    list the named solvers, or print one's schedule document, or name the one matching another tool's sampler (--from)
   from-diffusers  a diffusers scheduler_config.json → a schedule document (+ a problem file with its noise schedule)
+  fid        FID and class accuracy of a model card's samples (classifier features vs held-out data), with a progress bar
   search     search the best solver schedule for a problem and an NFE budget (USF decision space, evolution / S³)`,
   golden: `usage: stepwise golden FILE [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--out OUT.json] [--only SUBSTRING]
 
@@ -50,8 +52,13 @@ P.json: at least {"problem", "schedule"} in the golden format (other keys ignore
   and "mu": the condition, D numbers for every row or one row of D per row of X.json.
 --seed: the noise seed of stochastic steps (default 0); row i of X.json is sample index i, so a
 row's output does not depend on the other rows (except Langevin with norms=batch).
-S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.`,
-  explain: `usage: stepwise explain S.json [--problem P.json]
+S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.
+
+       stepwise sample --model CARD.json (--schedule S.json | --solver ID --nfe N [--grid G]) [--n 64] [--xT X.json]
+                       [--labels 0,1,… | --class K] [--guidance W] [--seed S] [--batch 256] [--out OUT.json] [--png GRID.png]
+A trained network from its model card (stepwise-model/v1): x_T are normals keyed by (seed, sample index) unless --xT;
+labels cycle 0 … classes − 1 by default; --guidance W is classifier-free guidance with the card's null label.`,
+  explain: `usage: stepwise explain S.json [--problem P.json | --model CARD.json]
        stepwise explain [S.json] --diffusers CONFIG.json [--nfe N] [--parity exact|reference]
 
 Prints each step of the schedule as a linear combination with its coefficients, resolved against the
@@ -68,7 +75,15 @@ Checks a schedule document; prints every issue as 'path: message' and exits 1 if
                                                          print that solver's schedule document
        stepwise solvers --from NAME [--nfe N]             the stepwise solver for a diffusers class, k-diffusion function,
                                                          A1111 or ComfyUI sampler name ("DPM++ 2M Karras", dpmpp_2m, "Euler a")`,
-  compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]`,
+  compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]
+       stepwise compare --model CARD.json [--solvers a,b,c] [--nfe 5,10,20] [--n 64] [--labels …] [--guidance W]
+                        [--teacher-steps 200] [--out R.json]
+On a model card: each solver's RMS distance to the teacher (DPM-Solver++(3M), --teacher-steps steps, its error
+estimated from a half-step solve) from the same x_T; the teacher is cached under a content hash of model, x_T, labels, w.`,
+  fid: `usage: stepwise fid --model CARD.json (--schedule S.json | --solver ID --nfe N [--grid G]) [--n 5000] [--labels …]
+                    [--guidance W] [--seed S] [--batch 256] [--out R.json]
+FID of n samples against the card's reference statistics, with the card's classifier's penultimate features (the
+standard substitute for Inception on small datasets), and the classifier's accuracy on the samples' labels.`,
 }
 
 const helpFor = (cmd: string, args: ReadonlyArray<string>): boolean => {
@@ -191,13 +206,22 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   return failures > 0 ? 1 : 0
 }
 
+/** --schedule S.json or --solver ID --nfe N [--grid G] [--set k=v] */
+const scheduleOf = (a: IO.Args): S.SolverSchedule => {
+  const sfile = IO.get(a, 'schedule')
+  if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
+  return sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
+}
+
 const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) {
+    const M = await import('./model.ts')
+    return M.sample(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', 'png', ...M.FLAGS]), scheduleOf)
+  }
   const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed'])
   const pfile = IO.need(a, 'problem')
   const pf = Golden.decodeProblem(IO.readJson(pfile), pfile)
-  const sfile = IO.get(a, 'schedule')
-  if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
-  const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
+  const schedule = scheduleOf(a)
   const xfile = IO.need(a, 'xT')
   const data = Problem.startsOrThrow(IO.readJson(xfile), pf.problem.D, xfile)
   const D = pf.problem.D
@@ -212,7 +236,7 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['problem', 'diffusers', 'nfe', 'parity'])
+  const a = IO.parse(argv, ['problem', 'model', 'diffusers', 'nfe', 'parity'])
   const file = a.positional[0]
   const dfile = IO.get(a, 'diffusers')
   if (dfile !== undefined) {
@@ -224,8 +248,11 @@ const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (file === undefined) throw IO.usage('explain needs a schedule document S.json (or --diffusers CONFIG.json)')
   const s = readSchedule(file)
   const pfile = IO.get(a, 'problem')
-  const ns = pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile), pfile))
-  const p = Prog.compileOrThrow(ns, 'eps')(s)
+  const mfile = IO.get(a, 'model')
+  if (pfile !== undefined && mfile !== undefined) throw IO.usage('give either --problem or --model, not both')
+  const card = mfile === undefined ? undefined : Card.readOrThrow(mfile)
+  const ns = card !== undefined ? Card.noiseSchedule(card) : pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile), pfile))
+  const p = Prog.compileOrThrow(ns, card?.parameterization ?? 'eps')(s)
   console.log(`noise schedule: ${ns.name}, T = ${ns.T}, t_0 = ${ns.t0}`)
   console.log(Trace.explain(p))
   return 0
@@ -262,7 +289,16 @@ const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
   return 0
 }
 
+const fid = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const M = await import('./model.ts')
+  return M.fid(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', ...M.FLAGS]), scheduleOf)
+}
+
 const compare = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) {
+    const M = await import('./model.ts')
+    return M.compare(IO.parse(argv, ['solvers', 'nfe', 'out', 'teacher-steps', ...M.FLAGS]))
+  }
   const C = await import('./compare.ts')
   return C.main(argv)
 }
@@ -274,6 +310,7 @@ const COMMANDS: Record<string, (argv: ReadonlyArray<string>) => Promise<number>>
   validate,
   solvers,
   compare,
+  fid,
   'from-diffusers': Interop.fromDiffusers,
   search: Search.main,
 }

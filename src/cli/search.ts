@@ -7,6 +7,7 @@
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as Golden from '../interop/Golden.ts'
+import type * as NS from '../core/NoiseSchedule.ts'
 import * as Problem from '../interop/Problem.ts'
 import * as Prog from '../run/Program.ts'
 import * as S from '../schedule/SolverSchedule.ts'
@@ -64,6 +65,10 @@ export const NFE_RANGE = [2, 50] as const
 export const usage = `usage: stepwise search --problem P.json --nfe N [--seed S] [--budget-evals M] [--minutes T] [--out S.json]
                       [--strategy s3|evolution] [--threads K] [--rows R] [--holdout-rows H] [--holdout-seed S2]
                       [--metric teacher|swd] [--checkpoint PATH] [--resume] [--quiet]
+       stepwise search --model CARD.json --nfe N (--budget-evals E | --minutes T) --out S.json [--rows 32]
+                      [--validation-rows 64] [--holdout-rows 64] [--guidance W] [--class K] [--strategy s3|evolution]
+                      [--teacher-steps 200] [--seed S]
+  (on a trained network: RMS to the cached teacher of the same network; evaluations run in this process)
 
 Searches the best solver schedule for the problem's model at exactly N model evaluations: per-step
 times, prediction type, order, nodes, relaxation, corrector (none / pseudo / implicit = reeval),
@@ -189,9 +194,8 @@ const hash = (text: string): string => {
 }
 
 /** every named solver at this NFE (default grid) that compiles to exactly `nfe` evaluations on ns */
-export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ readonly named: Solvers.Named; readonly schedule: S.SolverSchedule }> => {
-  const ns = Golden.noiseSchedule(pf)
-  return Solvers.all.flatMap((named) => {
+export const namedAt = (ns: NS.NoiseSchedule, nfe: number): ReadonlyArray<{ readonly named: Solvers.Named; readonly schedule: S.SolverSchedule }> =>
+  Solvers.all.flatMap((named) => {
     try {
       const schedule = Docs.checked(named.build({ nfe }), named.id)
       return Prog.compileOrThrow(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
@@ -199,12 +203,10 @@ export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ re
       return []
     }
   })
-}
 
 /** the named solvers as starting points of the search (those that convert into the space) */
-export const seedsOf = (pf: Golden.ProblemFile, sp: Sp.Space): ReadonlyArray<Sp.Candidate> => {
-  const ns = Golden.noiseSchedule(pf)
-  return namedAt(pf, sp.nfe).flatMap(({ schedule }) => {
+export const seedsOf = (ns: NS.NoiseSchedule, sp: Sp.Space): ReadonlyArray<Sp.Candidate> => {
+  return namedAt(ns, sp.nfe).flatMap(({ schedule }) => {
     try {
       return [Sp.fromSchedule(ns, sp)(schedule)]
     } catch {
@@ -218,7 +220,7 @@ export const compareOn = (pf: Golden.ProblemFile, b: O.Batch, searched: S.Solver
   const score = O.score(pf, b)
   const rows: Row[] = [
     { id: 'searched', label: searched.name ?? 'searched schedule', nfe, error: score(searched) },
-    ...namedAt(pf, nfe).map(({ named, schedule }) => ({ id: named.id, label: `${named.label}, ${named.defaultGrid}`, nfe, error: score(schedule) })),
+    ...namedAt(Golden.noiseSchedule(pf), nfe).map(({ named, schedule }) => ({ id: named.id, label: `${named.label}, ${named.defaultGrid}`, nfe, error: score(schedule) })),
   ]
   return rows.sort((x, y) => x.error - y.error)
 }
@@ -275,6 +277,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     console.log(usage)
     return 0
   }
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) return (await import('./searchModel.ts')).main(argv)
   let o: Options
   try {
     o = parse(argv)
@@ -349,7 +352,7 @@ const settingsOf = (c: Ctx): Ev.Settings => ({
   budgetEvals: c.o.budgetEvals - reserveOf(c.o),
   deadline: Number.POSITIVE_INFINITY,
   ...(Number.isFinite(c.o.minutes) ? { searchMs: c.o.minutes * 60_000 } : {}),
-  seeds: seedsOf(c.pf, c.space),
+  seeds: seedsOf(c.ns, c.space),
 })
 
 /** the checkpoint to resume, if any (refused when it belongs to another search), with what it says */
@@ -421,7 +424,7 @@ const evolve = async (c: Ctx, settings: Ev.Settings, fp: Ck.Fingerprint, resumed
 
 /** why no candidate scored a finite value: the first named solver's failure on the calibration batch */
 const noFinite = (c: Ctx, state: Ev.State): Error => {
-  const named = namedAt(c.pf, c.o.nfe)[0]
+  const named = namedAt(c.ns, c.o.nfe)[0]
   const why = named === undefined ? undefined : O.failure(c.pf, c.cal)(named.schedule)
   const field = Problem.suspect(Golden.gmm(c.pf), c.cal.xT, c.cal.mu, 'float64')
   return new Error(

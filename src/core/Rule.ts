@@ -189,9 +189,10 @@ export const coefficients =
     const gamma = data ? target.alpha : (1 + eta) * target.sigma
     const onStart = data ? (target.sigma / start.sigma) * (eta === 0 ? 1 : Math.exp(-eta * h)) : target.alpha / start.alpha
     const n = nodes.length
-    // into σ_t = 0 (λ_t = +∞) only the first-order step is defined (an interpolant would be extrapolated to λ = ∞):
-    // data x_t = α_t·m (e^{−h} = 0); noise x_t = (α_t/α_s)·x_s − (1 + η)·α_t·e^{−λ_s}·m (σ_t·e^h = α_t·e^{−λ_s})
-    if (target.lambda === Infinity) {
+    // into σ_t = 0 (λ_t = +∞) only the first-order step is defined in λ (an interpolant would be extrapolated to λ = ∞):
+    // data x_t = α_t·m (e^{−h} = 0); noise x_t = (α_t/α_s)·x_s − (1 + η)·α_t·e^{−λ_s}·m (σ_t·e^h = α_t·e^{−λ_s});
+    // a noise-form polynomial in ρ = σ̄ integrates to ρ = 0 at any order (LMS: ρ_t = e^{−λ_t} = 0 below)
+    if (target.lambda === Infinity && !intoZeroAnyOrder(rule)) {
       if (n !== 1) throw new Error(`a step into σ = 0 (λ = ∞) must be first order, got ${n} nodes; use order 1 there (SolverSchedule.effectiveSteps does with grid.final sigma0)`)
       return { onStart: data ? 0 : onStart, onNodes: [data ? target.alpha : -(1 + eta) * target.alpha * Math.exp(-start.lambda)] }
     }
@@ -245,6 +246,9 @@ export const coefficients =
         }
     }
   }
+
+/** whether a rule's step into σ = 0 (λ = ∞) is defined at every order: the noise form in basis ρ (k-diffusion and diffusers LMS) */
+export const intoZeroAnyOrder = (rule: Pick<Rule, 'prediction' | 'basis'>): boolean => rule.prediction === 'noise' && rule.basis === 'rho'
 
 /** cⱼ = ∫_{λ_s}^{λ_t} w(λ)·ℓⱼ(u(λ)) dλ, w = α_t·e^{λ−λ_t} (data) or −σ_t·e^{λ_t−λ} (noise) */
 const quadrature = (start: Point, target: Point, us: ReadonlyArray<number>, u: (lambda: number) => number, data: boolean): ReadonlyArray<number> => {

@@ -12,13 +12,17 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import * as B from '../core/Betas.ts'
+import * as Grid from '../core/Grid.ts'
 import type * as G from '../core/Grid.ts'
 import * as NS from '../core/NoiseSchedule.ts'
 import * as OP from '../core/OrderPolicy.ts'
 import type * as P from '../core/Parameterization.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import * as U from '../core/Codec.ts'
+import * as Deis from '../solvers/Deis.ts'
 import * as Dpm from '../solvers/Dpm.ts'
+import * as K from '../solvers/K.ts'
+import * as Stochastic from '../solvers/Stochastic.ts'
 import * as UniPC from '../solvers/UniPC.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -26,7 +30,26 @@ import * as UniPC from '../solvers/UniPC.ts'
 // -------------------------------------------------------------------------------------------------
 
 /** the diffusers scheduler classes `convert` reproduces */
-export const CLASSES = ['DPMSolverMultistepScheduler', 'UniPCMultistepScheduler', 'DDIMScheduler', 'EulerDiscreteScheduler', 'PNDMScheduler', 'FlowMatchEulerDiscreteScheduler'] as const
+export const CLASSES = [
+  'DPMSolverMultistepScheduler',
+  'DPMSolverSinglestepScheduler',
+  'UniPCMultistepScheduler',
+  'DEISMultistepScheduler',
+  'DDIMScheduler',
+  'EulerDiscreteScheduler',
+  'EulerAncestralDiscreteScheduler',
+  'HeunDiscreteScheduler',
+  'KDPM2DiscreteScheduler',
+  'LMSDiscreteScheduler',
+  'PNDMScheduler',
+  'FlowMatchEulerDiscreteScheduler',
+] as const
+
+/** the classes whose samples live in σ̄ units (x/α: `scale_model_input` divides by sqrt(σ̄² + 1)); the others work on x itself */
+export const SIGMA_BAR_SAMPLES: ReadonlyArray<ClassName> = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'LMSDiscreteScheduler']
+
+/** the classes that evaluate the model twice per interval (2n − 1 evaluations for n inference steps) */
+const TWO_EVALS: ReadonlyArray<ClassName> = ['HeunDiscreteScheduler', 'KDPM2DiscreteScheduler']
 
 /** a supported scheduler class */
 export type ClassName = (typeof CLASSES)[number]
@@ -123,6 +146,8 @@ export interface TimeConvention {
   readonly rounding: 'round' | 'trunc' | 'none'
   /** 'vp': interpolate the σ̄ table in log σ̄ (`_sigma_to_t`) or linearly in σ̄ (Euler's `np.interp`) */
   readonly interpolation?: 'log' | 'linear'
+  /** diffusers' own timesteps at grid times t, where they follow no single rule (KDPM2: spacing timesteps, log-interpolated midpoints); [t, τ] pairs */
+  readonly at?: ReadonlyArray<readonly [number, number]>
 }
 
 /** the noise schedule in a form a problem file holds */
@@ -146,14 +171,23 @@ export interface Conversion {
   readonly time: TimeConvention
   /** the closest named stepwise solver (for `stepwise solvers --show`) */
   readonly solver: string
+  /** the scheduler draws noise every step (Euler ancestral, SDE-DPM-Solver++): stepwise draws its own, or takes diffusers' draws (`Float64.Options.normal`) */
+  readonly stochastic: boolean
+  /** samples in σ̄ units (x/α, the Euler/Heun/LMS/KDPM2 classes) or x itself (what diffusers' `step` takes and returns) */
+  readonly samples: 'sigmaBar' | 'x'
   /** what differs from diffusers and why (empty when nothing does) */
   readonly notes: ReadonlyArray<string>
 }
 
 /** conversion options */
 export interface Options {
-  /** model evaluations; num_inference_steps = nfe (PNDM: nfe − 1, its first step costs two) */
+  /**
+   * the model-evaluation budget: num_inference_steps = nfe (PNDM: nfe − 1, its first step costs two; Heun, KDPM2:
+   * ⌊(nfe + 1)/2⌋, whose n steps cost 2n − 1); `steps` overrides it
+   */
   readonly nfe: number
+  /** num_inference_steps itself (what `set_timesteps` takes), instead of deriving it from `nfe` */
+  readonly steps?: number
   /** 'exact' (default): the exact third-order multistep step; 'reference': diffusers' halved second-derivative term */
   readonly parity?: 'exact' | 'reference'
 }
@@ -361,7 +395,7 @@ const when = (cond: boolean, path: string, message: () => string): Check => (con
 const oneOf = <A extends string>(path: string, v: string, allowed: ReadonlyArray<A>, hint = ''): Check =>
   when(!allowed.some((a) => a === v), path, () => `got ${JSON.stringify(v)}; supported: ${allowed.join(', ')}${hint}`)
 
-const STOCHASTIC = "stochastic; from-diffusers converts the deterministic samplers only (stepwise solvers --from NAME names stepwise's stochastic solvers)"
+const STOCHASTIC = "stochastic and not converted yet (stepwise solvers --from NAME names stepwise's stochastic solvers)"
 
 /** checks every class shares: thresholding, variance_type, dynamic shifting, timestep_type */
 const commonChecks = (c: Config): Check => [
@@ -592,6 +626,7 @@ interface Converted {
   readonly schedule: S.SolverSchedule
   readonly solver: string
   readonly notes: ReadonlyArray<string>
+  readonly stochastic?: boolean
 }
 
 type Converter = (c: Config, n: number, o: Options) => E.Either<ReadonlyArray<Issue>, Converted>
@@ -601,12 +636,14 @@ const dpmMultistep: Converter = (c, n, o) => {
   const st = c.solver_type ?? 'midpoint'
   const order = c.solver_order ?? 2
   const final = c.final_sigmas_type ?? 'zero'
+  const sde = algo === 'sde-dpmsolver++'
   const issues: Check = [
-    ...(algo.startsWith('sde-')
-      ? issue('algorithm_type', `got ${JSON.stringify(algo)}: ${STOCHASTIC}; supported: dpmsolver++, dpmsolver`)
-      : oneOf('algorithm_type', algo, ['dpmsolver++', 'dpmsolver', 'deis'])),
+    ...(algo === 'sde-dpmsolver'
+      ? issue('algorithm_type', `got "sde-dpmsolver" (the noise-form SDE solver): ${STOCHASTIC}; supported: dpmsolver++, dpmsolver, sde-dpmsolver++`)
+      : oneOf('algorithm_type', algo, ['dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'deis'])),
     ...oneOf('solver_type', st, ['midpoint', 'heun', 'logrho', 'bh1', 'bh2']),
     ...when(order > 3, 'solver_order', () => `got ${order}; supported: 1, 2, 3`),
+    ...when(sde && order > 2, 'solver_order', () => `got ${order} with algorithm_type sde-dpmsolver++; supported there: 1, 2`),
     ...when(
       algo === 'dpmsolver' && final === 'zero',
       'final_sigmas_type',
@@ -624,16 +661,19 @@ const dpmMultistep: Converter = (c, n, o) => {
     const policy = ((q: OP.OrderPolicy) => (eulerAtFinal ? OP.eulerAtFinal(q) : q))(OP.lowerOrderFinal(lof ? 15 : 0)(OP.warmup(order)))
     const orders = OP.orders(n)(policy)
     const parity = o.parity ?? 'exact'
-    const name = `diffusers-${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m`
+    const name = `diffusers-${sde ? 'sde-' : ''}${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m`
+    const steps = orders.map((k) => Dpm.step(p, k, solverType === 'heun' ? 'taylor' : 'dpmsolver', parity))
     return {
       points: pts,
-      schedule: documentOf(
-        pts,
-        orders.map((k) => Dpm.step(p, k, solverType === 'heun' ? 'taylor' : 'dpmsolver', parity)),
-        name,
-      ),
-      solver: order === 1 ? 'ddim' : `${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m${order === 3 && parity === 'reference' ? '-ref' : ''}`,
+      schedule: documentOf(pts, sde ? steps.map(Stochastic.withSde({ eta: 1 })) : steps, name),
+      solver: sde ? (order === 1 ? 'sde-dpmpp-1' : 'sde-dpmpp-2m') : order === 1 ? 'ddim' : `${p === 'data' ? 'dpmpp' : 'dpm'}-${order}m${order === 3 && parity === 'reference' ? '-ref' : ''}`,
+      stochastic: sde,
       notes: [
+        ...(sde
+          ? [
+              'sde-dpmsolver++: x_t = (σ_t/σ_s)e^{−h}x_s + α_t(1 − e^{−2h})·(x̂0 terms) + σ_t·sqrt(1 − e^{−2h})·z (the noise field level sde, η = 1); z is stepwise’s counter-based draw (--seed), not torch’s',
+            ]
+          : []),
         ...(algo === 'deis' ? ['algorithm_type "deis" is read as "dpmsolver++", as diffusers does'] : []),
         ...(st !== 'midpoint' && st !== 'heun' ? [`solver_type ${JSON.stringify(st)} is read as "midpoint", as diffusers does`] : []),
         ...(orders.includes(3) && parity === 'exact'
@@ -763,11 +803,237 @@ const flowMatchEuler: Converter = (c, n) => {
   }))(flowMatchPoints(c, n))
 }
 
+/** prediction_type for the σ̄-sample classes whose `step` converts epsilon and v_prediction only */
+const epsOrV = (cls: string, c: Config): Check =>
+  when(c.prediction_type === 'flow_prediction' || c.prediction_type === 'sample', 'prediction_type', () => `got ${JSON.stringify(c.prediction_type)}; supported for ${cls}: epsilon, v_prediction`)
+
+/** the σ̄ options the Euler-family classes read (Karras, exponential), and the ones they do not */
+const sigmaOptions = (cls: string, c: Config, karras: boolean): Check => [
+  ...when(c.interpolation_type === 'log_linear', 'interpolation_type', () => 'got "log_linear"; supported: linear'),
+  ...when(
+    c.use_lu_lambdas === true || c.use_flow_sigmas === true,
+    c.use_lu_lambdas === true ? 'use_lu_lambdas' : 'use_flow_sigmas',
+    () => `not an option of ${cls}; supported: ${karras ? 'use_karras_sigmas, use_exponential_sigmas' : 'none (the σ̄’s of the timesteps)'}`,
+  ),
+  ...when(
+    !karras && (c.use_karras_sigmas === true || c.use_exponential_sigmas === true),
+    c.use_karras_sigmas === true ? 'use_karras_sigmas' : 'use_exponential_sigmas',
+    () => `${cls} does not read this option (its σ̄’s are those of its timesteps); remove it`,
+  ),
+]
+
+const eulerAncestral: Converter = (c, n) => {
+  const cls = 'EulerAncestralDiscreteScheduler'
+  const issues: Check = [...epsOrV(cls, c), ...sigmaOptions(cls, c, false)]
+  if (issues.length > 0) return E.left(issues)
+  return E.map((pts: Points): Converted => ({
+    points: pts,
+    schedule: documentOf(
+      pts,
+      Array.from({ length: n + 1 }, () => Stochastic.eulerAncestralStep({ eta: 1 })),
+      'diffusers-euler-ancestral',
+    ),
+    solver: 'euler-ancestral',
+    stochastic: true,
+    notes: ['ancestral Euler: σ_up = sqrt(σ̄′²(σ̄² − σ̄′²)/σ̄²), x̄ ← x̄ + (σ_down − σ̄)·ε̂ + σ_up·z (the noise field level ancestral, η = 1); z is stepwise’s counter-based draw (--seed), not torch’s'],
+  }))(eulerPoints(c, n))
+}
+
+const heun: Converter = (c, n) => {
+  const cls = 'HeunDiscreteScheduler'
+  const issues: Check = [...epsOrV(cls, c), ...sigmaOptions(cls, c, true)]
+  if (issues.length > 0) return E.left(issues)
+  return E.map((pts: Points): Converted => ({
+    points: pts,
+    schedule: documentOf(
+      pts,
+      Array.from({ length: n + 1 }, () => K.heunStep),
+      'diffusers-heun',
+    ),
+    solver: 'heun',
+    notes: [`Heun in σ̄ on ${n - 1} intervals (2 evaluations each), then the Euler step into σ = 0 (x̂0 at the last point): ${2 * n - 1} model evaluations`],
+  }))(eulerPoints(c, n))
+}
+
+/** KDPM2: the σ̄'s of EulerDiscrete with each interval's λ-midpoint (geometric mean of the σ̄'s) inserted; the last interval, into σ = 0, is x̂0 */
+const kdpm2Points = (c: Config, n: number): E.Either<ReadonlyArray<Issue>, Points> =>
+  E.map((pts: Points): Points => {
+    const ts = pts.grid.spacing === 'explicit' ? pts.grid.t : []
+    const ns = pts.ns
+    const tb = tablesOf(c)
+    const logInterp = B.sigmaToTimestep(tb.sigmaBar)
+    // the main points' timesteps: the spacing's own (σ̄ interpolated at them), or _sigma_to_t of Karras (rounded) / exponential σ̄'s
+    const spaced = c.use_karras_sigmas !== true && c.use_exponential_sigmas !== true
+    const steps = ddimTimesteps(c.timestep_spacing ?? 'linspace', n, tb.N, c.steps_offset ?? 0, false)
+    const main = ts.map((t, i): number => {
+      if (spaced) return steps[i]!
+      const tau = logInterp(Math.exp(-ns.lambda(t)))
+      return c.use_karras_sigmas === true ? roundHalfEven(tau) : tau
+    })
+    const out: number[] = []
+    const at: Array<readonly [number, number]> = []
+    ts.forEach((t, i) => {
+      if (i > 0) {
+        const lm = 0.5 * (ns.lambda(ts[i - 1]!) + ns.lambda(t))
+        const tm = ns.tOfLambda(lm)
+        out.push(tm)
+        at.push([tm, logInterp(Math.exp(-ns.lambda(tm)))])
+      }
+      out.push(t)
+      at.push([t, main[i]!])
+    })
+    return { ...pts, grid: explicit(out), count: out.length, time: { kind: 'vp', rounding: 'none', interpolation: 'log', at } }
+  })(eulerPoints(c, n))
+
+const kdpm2: Converter = (c, n) => {
+  const cls = 'KDPM2DiscreteScheduler'
+  const issues: Check = [...epsOrV(cls, c), ...sigmaOptions(cls, c, true)]
+  if (issues.length > 0) return E.left(issues)
+  return E.map((pts: Points): Converted => ({
+    points: pts,
+    schedule: documentOf(pts, Array.from({ length: n }, () => K.dpm2Steps).flat(), 'diffusers-kdpm2'),
+    solver: 'dpm2',
+    notes: [
+      `DPM-2 in σ̄ on ${n - 1} intervals (Euler to the λ-midpoint, then the full step with the midpoint’s ε), then the Euler step into σ = 0 (x̂0 at the last point): ${2 * n - 1} model evaluations`,
+    ],
+  }))(kdpm2Points(c, n))
+}
+
+const lms: Converter = (c, n) => {
+  const cls = 'LMSDiscreteScheduler'
+  const issues: Check = [...epsOrV(cls, c), ...sigmaOptions(cls, c, true)]
+  if (issues.length > 0) return E.left(issues)
+  return E.map((pts: Points): Converted => {
+    const ts = pts.grid.spacing === 'explicit' ? pts.grid.t : []
+    // the last LMS step integrates its σ̄-polynomial to σ̄ = 0 at full order: the grid ends at σ = 0 (final sigma0), no denoise
+    const zero = Grid.sigmaZero(pts.ns).t
+    const grid: G.Grid = { spacing: 'explicit', t: [...ts, Math.min(zero, ts[ts.length - 1]! / 2)], final: 'sigma0' }
+    const orders = OP.orders(n)(OP.warmup(4))
+    return {
+      points: { ...pts, grid, count: ts.length + 1, toZero: false },
+      schedule: S.make(grid, orders.map(K.rhoStep), 'diffusers-lms'),
+      solver: 'lms',
+      notes: ['LMS with step(…, order = 4), the default: ε interpolated in σ̄ through the last min(i + 1, 4) outputs and integrated exactly, the last step too (into σ̄ = 0)'],
+    }
+  })(eulerPoints(c, n))
+}
+
+const deis: Converter = (c, n) => {
+  const algo = c.algorithm_type ?? 'deis'
+  const st = c.solver_type ?? 'logrho'
+  const order = c.solver_order ?? 2
+  const issues: Check = [
+    ...oneOf('algorithm_type', algo, ['deis', 'dpmsolver', 'dpmsolver++']),
+    ...oneOf('solver_type', st, ['logrho', 'midpoint', 'heun', 'bh1', 'bh2']),
+    ...when(order > 3, 'solver_order', () => `got ${order}; supported: 1, 2, 3`),
+    ...when(c.prediction_type === 'flow_prediction', 'prediction_type', () => 'got "flow_prediction"; supported for DEISMultistepScheduler: epsilon, sample, v_prediction'),
+  ]
+  if (issues.length > 0) return E.left(issues)
+  // DEIS always ends at σ̄(0) (sigma_last), as final_sigmas_type sigma_min
+  return E.map((pts: Points): Converted => {
+    const orders = OP.orders(n)(OP.lowerOrderFinal((c.lower_order_final ?? true) ? 15 : 0)(OP.warmup(order)))
+    return {
+      points: pts,
+      schedule: documentOf(
+        pts,
+        orders.map((k) => Deis.rhoStep(k, 'logrho')),
+        `diffusers-deis-${order}`,
+      ),
+      solver: order === 1 ? 'ddim' : `deis-logrho${order - 1}`,
+      notes: [
+        ...(algo !== 'deis' ? [`algorithm_type ${JSON.stringify(algo)} is read as "deis", as diffusers does`] : []),
+        ...(st !== 'logrho' ? [`solver_type ${JSON.stringify(st)} is read as "logrho", as diffusers does`] : []),
+        'DEIS ρAB: ε interpolated by a Lagrange polynomial in log ρ = −λ and integrated in ρ, i.e. the exact λ-Lagrange noise-form step (no halved term at order 3)',
+      ],
+    }
+  })(multistepPoints({ ...c, final_sigmas_type: 'sigma_min' }, n))
+}
+
+/** diffusers' singlestep order list (`lower_order_final` forced on for an uneven split or a final σ = 0, as diffusers does); the last order 1 with a final σ = 0 */
+export const singlestepOrders = (order: number, steps: number, lowerOrderFinal: boolean, finalZero: boolean): ReadonlyArray<number> => {
+  const lof = lowerOrderFinal || steps % order !== 0 || finalZero
+  const rep = (pattern: ReadonlyArray<number>, k: number): ReadonlyArray<number> => Array.from({ length: Math.max(0, k) }, () => pattern).flat()
+  const head =
+    order === 1
+      ? rep([1], steps)
+      : !lof
+        ? rep(order === 2 ? [1, 2] : [1, 2, 3], Math.floor(steps / order))
+        : order === 2
+          ? steps % 2 === 0
+            ? [...rep([1, 2], steps / 2 - 1), 1, 1]
+            : [...rep([1, 2], Math.floor(steps / 2)), 1]
+          : steps % 3 === 0
+            ? [...rep([1, 2, 3], steps / 3 - 1), 1, 2, 1]
+            : steps % 3 === 1
+              ? [...rep([1, 2, 3], Math.floor(steps / 3)), 1]
+              : [...rep([1, 2, 3], Math.floor(steps / 3)), 1, 2]
+  return finalZero ? [...head.slice(0, -1), 1] : head
+}
+
+const dpmSinglestep: Converter = (c, n) => {
+  const algo = c.algorithm_type ?? 'dpmsolver++'
+  const st = c.solver_type ?? 'midpoint'
+  const order = c.solver_order ?? 2
+  const final = c.final_sigmas_type ?? 'zero'
+  const issues: Check = [
+    ...(algo.startsWith('sde-')
+      ? issue('algorithm_type', `got ${JSON.stringify(algo)}: ${STOCHASTIC}; supported: dpmsolver++, dpmsolver`)
+      : oneOf('algorithm_type', algo, ['dpmsolver++', 'dpmsolver', 'deis'])),
+    ...oneOf('solver_type', st, ['midpoint', 'heun', 'logrho', 'bh1', 'bh2']),
+    ...when(order > 3, 'solver_order', () => `got ${order}; supported: 1, 2, 3`),
+    ...when(
+      algo === 'dpmsolver' && final === 'zero',
+      'final_sigmas_type',
+      () => 'got "zero" with algorithm_type dpmsolver (noise prediction cannot step into σ = 0; diffusers rejects it too); use "sigma_min"',
+    ),
+    ...when(c.prediction_type === 'flow_prediction' && c.use_flow_sigmas !== true, 'prediction_type', () => 'flow_prediction needs use_flow_sigmas: true'),
+  ]
+  if (issues.length > 0) return E.left(issues)
+  const lof = c.lower_order_final ?? true
+  const orders = singlestepOrders(order, n, lof, final === 'zero')
+  const spacing = c.timestep_spacing
+  return E.chain((pts: Points): E.Either<ReadonlyArray<Issue>, Converted> => {
+    const real = pts.count - 1
+    // a zero-length last step (Karras σ's with final σ_min) is the identity only at order 1
+    if (real < n && orders[n - 1]! > 1)
+      return E.left(
+        issue(
+          'final_sigmas_type',
+          `"sigma_min" with these σ's ends with a zero-length step of order ${orders[n - 1]} from an earlier point, which a stepwise grid cannot hold; use "zero" or another number of steps`,
+        ),
+      )
+    const p: P.Prediction = algo === 'dpmsolver' ? 'noise' : 'data'
+    const kind = st === 'heun' ? 'taylor' : 'dpmsolver'
+    return E.right({
+      points: pts,
+      schedule: documentOf(
+        pts,
+        orders.map((k) => Dpm.singlestepUpdate(p, k, kind)),
+        `diffusers-${p === 'data' ? 'dpmpp' : 'dpm'}-${order}s`,
+      ),
+      solver: order === 1 ? 'ddim' : `${p === 'data' ? 'dpmpp' : 'dpm'}-${order}s`,
+      notes: [
+        `singlestep orders ${orders.join(', ')} (each group restarts from its first point; its inner points are the next grid points)`,
+        ...(lof !== (lof || n % order !== 0 || final === 'zero') ? ['lower_order_final false is read as true here (an uneven split or a final σ = 0), as diffusers does'] : []),
+        ...(algo === 'deis' ? ['algorithm_type "deis" is read as "dpmsolver++", as diffusers does'] : []),
+        ...(st !== 'midpoint' && st !== 'heun' ? [`solver_type ${JSON.stringify(st)} is read as "midpoint", as diffusers does`] : []),
+        ...(spacing !== undefined && spacing !== 'linspace' ? [`timestep_spacing ${JSON.stringify(spacing)} is not read by DPMSolverSinglestepScheduler (its timesteps are linspace)`] : []),
+      ],
+    })
+  })(multistepPoints({ ...c, timestep_spacing: 'linspace' }, n))
+}
+
 const CONVERTERS: Readonly<Record<ClassName, Converter>> = {
   DPMSolverMultistepScheduler: dpmMultistep,
+  DPMSolverSinglestepScheduler: dpmSinglestep,
   UniPCMultistepScheduler: unipcMultistep,
+  DEISMultistepScheduler: deis,
   DDIMScheduler: ddim,
   EulerDiscreteScheduler: euler,
+  EulerAncestralDiscreteScheduler: eulerAncestral,
+  HeunDiscreteScheduler: heun,
+  KDPM2DiscreteScheduler: kdpm2,
+  LMSDiscreteScheduler: lms,
   PNDMScheduler: pndm,
   FlowMatchEulerDiscreteScheduler: flowMatchEuler,
 }
@@ -789,9 +1055,11 @@ export const convert = (config: Config, o: Options): E.Either<ReadonlyArray<Issu
   const cls = config._class_name
   if (!isClass(cls))
     return E.left(issue('_class_name', `${JSON.stringify(cls)} is not converted; supported: ${CLASSES.join(', ')} (stepwise solvers --from ${JSON.stringify(cls)} names the closest stepwise solver)`))
-  if (!Number.isInteger(o.nfe) || o.nfe < (cls === 'PNDMScheduler' ? 2 : 1)) return E.left(issue('nfe', `expected an integer ≥ ${cls === 'PNDMScheduler' ? 2 : 1}; got ${o.nfe}`))
+  if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps >= 1)) return E.left(issue('steps', `expected an integer ≥ 1 (num_inference_steps); got ${o.steps}`))
+  if (o.steps === undefined && (!Number.isInteger(o.nfe) || o.nfe < (cls === 'PNDMScheduler' ? 2 : 1)))
+    return E.left(issue('nfe', `expected an integer ≥ ${cls === 'PNDMScheduler' ? 2 : 1}; got ${o.nfe}`))
   const c: Config = { ...config, prediction_type: config.prediction_type ?? defaultPrediction(cls) }
-  const n = cls === 'PNDMScheduler' ? o.nfe - 1 : o.nfe
+  const n = o.steps ?? (cls === 'PNDMScheduler' ? o.nfe - 1 : TWO_EVALS.includes(cls) ? Math.floor((o.nfe + 1) / 2) : o.nfe)
   const converted = CONVERTERS[cls](c, n, o)
   const common = commonChecks(c)
   if (common.length > 0) return E.left([...common, ...(E.isLeft(converted) ? converted.left : [])])
@@ -805,6 +1073,8 @@ export const convert = (config: Config, o: Options): E.Either<ReadonlyArray<Issu
     schedule: r.schedule,
     time: r.points.time,
     solver: r.solver,
+    stochastic: r.stochastic ?? false,
+    samples: SIGMA_BAR_SAMPLES.includes(cls) ? 'sigmaBar' : 'x',
     notes: [...r.points.notes, ...r.notes],
   }))(converted)
 }
@@ -831,6 +1101,14 @@ export const fromText = (text: string, o: Options): E.Either<ReadonlyArray<Issue
 
 /** the model time input at a point: VP τ = timestep of σ̄ = e^{−λ} (log-σ̄ or σ̄-linear interpolation of the table), flow τ = N·σ; then diffusers' rounding */
 export const timestepOf = (cv: Conversion) => {
+  const tc = cv.time
+  const table = new Map(tc.at ?? [])
+  const rule = ruleTimestep(cv)
+  return (at: NS.Point): number => table.get(at.t) ?? rule(at)
+}
+
+/** the timestep rule of a conversion's time convention (no explicit table) */
+const ruleTimestep = (cv: Conversion) => {
   const tc = cv.time
   const N = cv.noise.kind === 'discrete' ? cv.noise.alphasCumprod.length : (cv.config.num_train_timesteps ?? 1000)
   const rounding = (x: number): number => (tc.rounding === 'round' ? roundHalfEven(x) : tc.rounding === 'trunc' ? Math.trunc(x) : x)

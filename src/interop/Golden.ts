@@ -17,7 +17,10 @@ import * as Problem from './Problem.ts'
 
 const Matrix = t.array(t.array(t.number))
 
-/** the problem-file codec and checks live in Problem.ts; re-exported here for the golden format's users */
+/** the problem-file codecs and checks live in Problem.ts (the mixture, the noise schedule spec, the file); re-exported here for the golden format's users */
+export const ProblemC = Problem.MixtureC
+/** a noise schedule spec (a problem file's `schedule`; also a model card's), told apart by `name` */
+export const ScheduleC = Problem.ScheduleC
 export const ProblemFileC = Problem.ProblemFileC
 
 const RunC = t.intersection([
@@ -65,6 +68,9 @@ export const decodeGolden = (u: unknown, file = 'golden file'): Golden => {
 
 /** the noise schedule of a problem file, over its [t_0, T] */
 export const noiseSchedule = Problem.noiseSchedule
+
+/** the noise schedule of a schedule spec, over its [t_0, T] (defaults 1, 1e-3) */
+export const noiseScheduleOf = Problem.noiseScheduleOf
 
 /** the condition μ of a mean-reverting problem for N rows (row-major N·D), undefined for the other schedules; throws on a mismatch */
 export const muOf = Problem.muOf

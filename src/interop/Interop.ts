@@ -205,10 +205,17 @@ export const entries: ReadonlyArray<Entry> = [
   },
   {
     name: 'DEIS',
-    aliases: ['DEIS', 'DEISMultistepScheduler', 'deis'],
+    aliases: ['DEIS', 'deis'],
     relation: 'closest',
     stepwise: ['deis-tab2'],
-    note: 'DEIS with ε interpolated by a Lagrange polynomial in t (tAB); diffusers/ComfyUI DEIS interpolate in log ρ (ρAB), not built',
+    note: 'DEIS with ε interpolated by a Lagrange polynomial in t (tAB); the DEIS paper’s ρAB interpolates in ρ (lms, basis rho) and diffusers’ DEISMultistepScheduler in log ρ (deis-logrho2)',
+  },
+  {
+    name: 'DEISMultistepScheduler',
+    aliases: ['DEISMultistepScheduler'],
+    relation: 'same',
+    stepwise: ['deis-logrho2'],
+    note: 'diffusers DEIS (solver_order 2, logrho): ε interpolated in log ρ = −λ, i.e. the exact λ-Lagrange noise-form step; stepwise from-diffusers CONFIG.json reproduces a config exactly',
   },
   {
     name: 'iPNDM',

@@ -58,7 +58,8 @@ const MeanRevertingC = t.intersection([
   t.partial({ theta: U.oneOf<MR.Theta>(['cosine', 'linear', 'constant']), alpha_T: unitOpen, ...range }),
 ])
 
-type Schedule = t.TypeOf<typeof DiscreteC> | t.TypeOf<typeof LinearC> | t.TypeOf<typeof MeanRevertingC>
+/** a decoded noise schedule spec */
+export type Schedule = t.TypeOf<typeof DiscreteC> | t.TypeOf<typeof LinearC> | t.TypeOf<typeof MeanRevertingC>
 
 /** the `schedule` record, told apart by `name` (one message listing the names, not one per branch) */
 export const ScheduleC = new t.Type<Schedule, unknown, unknown>(
@@ -202,8 +203,10 @@ export const decodeOrThrow = (u: unknown, file = 'the problem file'): ProblemFil
 }
 
 /** the noise schedule of a problem file, over its [t_0, T] */
-export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => {
-  const s = f.schedule
+export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => noiseScheduleOf(f.schedule)
+
+/** the noise schedule of a schedule spec, over its [t_0, T] (defaults 1, 1e-3) */
+export const noiseScheduleOf = (s: Schedule): NS.NoiseSchedule => {
   const ns =
     s.name === 'discrete'
       ? NS.vpDiscrete({

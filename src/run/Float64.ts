@@ -24,12 +24,17 @@ export interface Result {
   readonly nfe: number
 }
 
-/** run options: D (row length; needed by noise and per-row steps), the noise seed and the index of the first row, μ (mean-reverting) */
+/**
+ * run options: D (row length; needed by noise and per-row steps), the noise seed and the index of the first row, μ (mean-reverting);
+ * `normal` replaces the counter-based generator: the draw for (step, stream), shaped like `like` (feed another sampler's noise
+ * tensors, e.g. to reproduce a diffusers scheduler's `randn` draws; `seed` and `rowOffset` are then unused)
+ */
 export interface Options {
   readonly D?: number
   readonly seed?: number
   readonly rowOffset?: number
   readonly mu?: Float64Array
+  readonly normal?: (key: Noise.Key, like: Float64Array) => Float64Array
 }
 
 /** the error a run stops with when a value turns non-finite */
@@ -118,6 +123,11 @@ const needD = (o: Options, what: string): number => {
 export const env = (model: Model, o: Options = {}): Prog.Env<Float64Array> => ({
   ...L.float64,
   normal: (key, like) => {
+    if (o.normal !== undefined) {
+      const z = o.normal(key, like)
+      if (z.length !== like.length) throw new Error(`Float64: the noise for step ${key.step} (stream ${key.stream}) has ${z.length} values; expected ${like.length}`)
+      return z
+    }
     const D = needD(o, 'a stochastic step')
     return Noise.normals(o.seed ?? 0, key, like.length / D, D, o.rowOffset ?? 0)
   },

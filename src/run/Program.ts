@@ -274,7 +274,15 @@ export interface Stepper<V> {
   readonly runFrom: (s: State<V>, cb?: Callbacks<V>) => State<V>
   /** the step a state is at */
   readonly stepOf: (s: State<V>) => number
+  /**
+   * run instructions from the state's next one up to (not including) instruction `pc`, finer than whole steps: a
+   * diffusers-style scheduler (interop/Scheduler.ts) stops before each model evaluation (`modelEvaluations`)
+   */
+  readonly runTo: (pc: number) => (s: State<V>) => State<V>
 }
+
+/** the instruction indices of the program's model evaluations (analytic evaluations, which call no model, excluded), in order */
+export const modelEvaluations = (p: Program): ReadonlyArray<number> => p.instrs.flatMap((ins, k) => (ins.op === 'eval' && ins.analytic === undefined ? [k] : []))
 
 /** the instruction index where each step begins (drops belong to the step before them); bounds[n] = instrs.length */
 export const stepBounds = (p: Program): ReadonlyArray<number> => {
@@ -333,12 +341,22 @@ export const stepper = <V>(env: Env<V>, p: Program, execute: Execute<V> = (s, in
       for (let k = bounds[from]!; k < bounds[Math.min(to, steps)]!; k++) st = { ...execute(st, p.instrs[k]!, k), pc: k + 1 }
       return st
     }
+  const runTo =
+    (pc: number) =>
+    (s: State<V>): State<V> => {
+      const from = s.pc ?? 0
+      if (!(Number.isInteger(pc) && pc >= from && pc <= p.instrs.length)) throw new Error(`runTo(${pc}): the state is at instruction ${from}; expected ${from} … ${p.instrs.length}`)
+      let st = s
+      for (let k = from; k < pc; k++) st = { ...execute(st, p.instrs[k]!, k), pc: k + 1 }
+      return st
+    }
   return {
     program: p,
     steps,
     init: (xT) => ({ ...initial(xT), pc: 0 }),
     advance,
     stepOf,
+    runTo,
     runFrom: (s, cb = {}) => {
       let st = s
       for (let i = stepOf(s); i < steps; i++) {

@@ -5,6 +5,7 @@
  * `schedule/Codec.ts` decodes it from JSON with path-naming errors.
  */
 import type { Grid } from '../core/Grid.ts'
+import { intoZeroAnyOrder } from '../core/Rule.ts'
 import * as C from '../steps/Corrector.ts'
 import * as X from '../steps/ExpInt.ts'
 import * as Reg from '../steps/Registry.ts'
@@ -96,16 +97,25 @@ const eulerStep = (d: StepDecision): StepDecision => {
   return rest
 }
 
+/** into σ = 0 with grid.final sigma0: a noise step in basis ρ keeps its order (the σ̄-polynomial integrates to σ̄ = 0: LMS), without corrector; any other step becomes Euler */
+const intoZero = (d: StepDecision): StepDecision => {
+  if (!intoZeroAnyOrder({ prediction: d.prediction, basis: d.basis ?? 'lambda' })) return eulerStep(d)
+  const { corrector: _c, ...rest } = d
+  return rest
+}
+
 /**
  * the decisions `compile` runs: options.finalStep applied (lower_order: order_i ← min(order_i, n − i); euler:
  * the last step first order, no corrector), and 'euler' at the last step whenever grid.final is sigma0 (into
- * σ = 0 only the first-order step is finite: x_t = α_t·x̂0, diffusers' rule for final_sigmas_type = 'zero')
+ * σ = 0 only the first-order step is finite in λ: x_t = α_t·x̂0, diffusers' rule for final_sigmas_type = 'zero';
+ * a noise step in basis ρ keeps its order there, as k-diffusion's and diffusers' LMS integrate to σ̄ = 0)
  */
 export const effectiveSteps = (s: SolverSchedule): ReadonlyArray<StepDecision> => {
   const n = s.steps.length
   const policy = s.options?.finalStep
   const lowered = policy === 'lower_order' ? s.steps.map((d, i) => capOrder(d, n - i)) : s.steps
-  return policy === 'euler' || s.grid.final === 'sigma0' ? lowered.map((d, i) => (i === n - 1 ? eulerStep(d) : d)) : lowered
+  if (policy === 'euler') return lowered.map((d, i) => (i === n - 1 ? eulerStep(d) : d))
+  return s.grid.final === 'sigma0' ? lowered.map((d, i) => (i === n - 1 ? intoZero(d) : d)) : lowered
 }
 
 /** NFE of a schedule, from its steps' declared needs (`Step.nfeOf`; the laws check it against the compiled program) */

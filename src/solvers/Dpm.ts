@@ -62,6 +62,21 @@ export const step = (p: Prediction, k: number, solverType: 'dpmsolver' | 'taylor
         ? { prediction: p, order: 3, halveSecondDerivative: true }
         : { prediction: p, order: 3 }
 
+/**
+ * the decision of an order-k singlestep update from the start of its group (diffusers DPMSolverSinglestepScheduler, whose
+ * inner points are grid points): k = 2 from two points back with nodes {start, newest} ('dpmsolver': the ½ relaxation;
+ * 'taylor': the exact 2-node rule); k = 3 from three points back: 'dpmsolver' the exact 2-node rule on {start, newest},
+ * 'taylor' the exact 3-node rule
+ */
+export const singlestepUpdate = (p: Prediction, k: number, solverType: 'dpmsolver' | 'taylor'): S.StepDecision =>
+  k === 1
+    ? first(p)
+    : k === 2
+      ? { prediction: p, order: 2, start: -2, nodes: [-2, -1], ...(solverType === 'taylor' ? {} : { relaxation: 'dpmsolver-2' as const }) }
+      : solverType === 'taylor'
+        ? { prediction: p, order: 3, start: -3, nodes: [-3, -2, -1] }
+        : { prediction: p, order: 2, start: -3, nodes: [-3, -1] }
+
 export const multistep = (
   o: Common & {
     readonly prediction: Prediction

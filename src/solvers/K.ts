@@ -7,7 +7,14 @@ import * as OP from '../core/OrderPolicy.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 
-const rhoStep = (order: number): S.StepDecision => ({ prediction: 'noise', order, basis: 'rho' })
+/** an order-k noise step with ε interpolated in σ̄ (Euler, LMS) */
+export const rhoStep = (order: number): S.StepDecision => ({ prediction: 'noise', order, basis: 'rho' })
+
+/** the Heun step: Euler in σ̄, then the trapezoid corrector at the predicted point, re-evaluated */
+export const heunStep: S.StepDecision = { ...rhoStep(1), corrector: { mode: 'reeval', order: 2, basis: 'rho' } }
+
+/** DPM-2's two sub-steps: Euler in σ̄ to the λ-midpoint, then from the start with the midpoint's ε only */
+export const dpm2Steps: ReadonlyArray<S.StepDecision> = [rhoStep(1), { ...rhoStep(1), start: -2, nodes: [-1] }]
 
 /** Euler in σ̄: x̃_{i+1} = x̃_i + (σ̄_{i+1} − σ̄_i)·ε_i */
 export const euler = (o: Common): S.SolverSchedule => {
@@ -23,10 +30,9 @@ export const euler = (o: Common): S.SolverSchedule => {
 export const heun = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe, 2)
   const n = Math.floor(o.nfe / 2)
-  const step: S.StepDecision = { ...rhoStep(1), corrector: { mode: 'reeval', order: 2, basis: 'rho' } }
   return S.make(
     gridOf(o.grid ?? 'karras', n),
-    Array.from({ length: n }, () => step),
+    Array.from({ length: n }, () => heunStep),
     'heun',
   )
 }
@@ -36,7 +42,7 @@ export const dpm2 = (o: Common): S.SolverSchedule => {
   checkNfe(o.nfe, 2)
   const n = Math.floor(o.nfe / 2)
   const split = Array.from({ length: n }, () => 2)
-  const steps = split.flatMap((): ReadonlyArray<S.StepDecision> => [rhoStep(1), { ...rhoStep(1), start: -2, nodes: [-1] }])
+  const steps = split.flatMap(() => dpm2Steps)
   return S.make(gridOf(o.grid ?? 'karras', n, split), steps, 'dpm2')
 }
 

@@ -42,6 +42,14 @@ const noiseOf = (level: S.Noise['level'], o: Eta, variance?: 'small' | 'large'):
 // constructors
 // -------------------------------------------------------------------------------------------------
 
+/** a step with SDE-DPM-Solver++ noise (level sde): its rule's exponent (1+η)h and damping e^{−ηh}, plus σ_t·sqrt(1 − e^{−2ηh})·sNoise·z */
+export const withSde =
+  (o: Eta) =>
+  (d: S.StepDecision): S.StepDecision => ({ ...d, noise: noiseOf('sde', o) })
+
+/** the Euler-ancestral step (k-diffusion, diffusers EulerAncestralDiscreteScheduler): first order in σ̄ with noise level ancestral */
+export const eulerAncestralStep = (o: Eta): S.StepDecision => ({ ...K.rhoStep(1), noise: noiseOf('ancestral', o) })
+
 /** DDIM(η): x_t = α_t·x̂0 + sqrt(σ_t² − s²)·ε̂ + s·z, s = η·σ_t·sqrt(1 − e^{−2h}) (η = 0: DDIM; 'large': s·σ_s/σ_t) */
 export const ddimEta = (o: Common & Eta & { readonly variance?: 'small' | 'large' }): S.SolverSchedule => S.mapSteps(Dpm.ddim(o), (d) => ({ ...d, noise: noiseOf('ddim', o, o.variance) }), 'ddim-eta')
 
@@ -52,7 +60,7 @@ export const ddpm = (o: Common & { readonly variance?: 'fixed_small' | 'fixed_la
 })
 
 /** Euler-ancestral (k-diffusion): σ_up = min(σ̄_t, η·sqrt(σ̄_t²(σ̄_s² − σ̄_t²)/σ̄_s²)), x̄ ← x̄ + (σ_down − σ̄_s)·d + σ_up·sNoise·z */
-export const eulerAncestral = (o: Common & Eta): S.SolverSchedule => S.mapSteps(K.euler(o), (d) => ({ ...d, noise: noiseOf('ancestral', o) }), 'euler-ancestral')
+export const eulerAncestral = (o: Common & Eta): S.SolverSchedule => S.mapSteps(K.euler(o), () => eulerAncestralStep(o), 'euler-ancestral')
 
 /**
  * SDE-DPM-Solver++(1/2M/3M) (k-diffusion sample_dpmpp_{2m,3m}_sde): the data-form multistep step with kernel
@@ -67,7 +75,7 @@ export const sdeDpmpp = (o: Common & Eta & { readonly order: 1 | 2 | 3; readonly
         ? S.mapSteps(K.dpmpp2m({ nfe: o.nfe, ...grid }), ({ relaxation: _r, ...d }) => (o.solverType === 'heun' || d.order === 1 ? d : { ...d, relaxation: 'dpmsolver-2' }), '')
         : K.dpmpp3m({ nfe: o.nfe, ...grid, ...(o.parity === undefined ? {} : { parity: o.parity }) })
   const name = o.order === 1 ? 'sde-dpmpp-1' : `sde-dpmpp-${o.order}m${o.order === 3 && o.parity === 'reference' ? '-ref' : ''}`
-  return S.mapSteps(base, (d) => ({ ...d, noise: noiseOf('sde', o) }), name)
+  return S.mapSteps(base, withSde(o), name)
 }
 
 /**

@@ -137,6 +137,14 @@ const core: ReadonlyArray<Named> = [
   { id: 'deis-tab1', label: 'DEIS tAB1', order: 2, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 1 }) },
   { id: 'deis-tab2', label: 'DEIS tAB2', order: 3, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 2 }) },
   { id: 'deis-tab3', label: 'DEIS tAB3', order: 4, defaultGrid: 'time_quadratic', params: {}, build: (o) => Deis.tab({ nfe: o.nfe, ...g(o), r: 3 }) },
+  ...[1, 2, 3].map((r): Named => ({
+    id: `deis-logrho${r}`,
+    label: `DEIS ρAB${r} (Lagrange in log ρ, diffusers DEISMultistepScheduler)`,
+    order: r + 1,
+    defaultGrid: 'logSNR',
+    params: { lowerOrderFinalBelow: lofBelow },
+    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set, 'lowerOrderFinalBelow', 0) }),
+  })),
 ]
 
 /** a named solver whose build checks its `set` against its parameters first (Params.check: the one `--set` parser) */
