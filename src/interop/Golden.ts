@@ -17,10 +17,13 @@ import * as Problem from './Problem.ts'
 
 const Matrix = t.array(t.array(t.number))
 
-/** the problem-file codecs and checks live in Problem.ts (the mixture, the noise schedule spec, the file); re-exported here for the golden format's users */
+// the problem-file codecs and checks live in Problem.ts; re-exported here for the golden format's users
+
+/** the `problem` record: the mixture (Problem.MixtureC: K, D, weights, means, variances) */
 export const ProblemC = Problem.MixtureC
-/** a noise schedule spec (a problem file's `schedule`; also a model card's), told apart by `name` */
+/** a noise schedule spec (a problem file's `schedule`; also a model card's), told apart by `name` (Problem.ScheduleC) */
 export const ScheduleC = Problem.ScheduleC
+/** what `sample` and `search` need: the mixture, its noise schedule and, for mean_reverting, the condition μ (Problem.ProblemFileC; other keys ignored) */
 export const ProblemFileC = Problem.ProblemFileC
 
 const RunC = t.intersection([
