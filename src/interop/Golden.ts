@@ -17,13 +17,7 @@ import * as Problem from './Problem.ts'
 
 const Matrix = t.array(t.array(t.number))
 
-// the problem-file codecs and checks live in Problem.ts; re-exported here for the golden format's users
-
-/** the `problem` record: the mixture (Problem.MixtureC: K, D, weights, means, variances) */
-export const ProblemC = Problem.MixtureC
-/** a noise schedule spec (a problem file's `schedule`; also a model card's), told apart by `name` (Problem.ScheduleC) */
-export const ScheduleC = Problem.ScheduleC
-/** what `sample` and `search` need: the mixture, its noise schedule and, for mean_reverting, the condition μ (Problem.ProblemFileC; other keys ignored) */
+/** the problem-file codec and checks live in Problem.ts; re-exported here for the golden format's users */
 export const ProblemFileC = Problem.ProblemFileC
 
 const RunC = t.intersection([
@@ -71,9 +65,6 @@ export const decodeGolden = (u: unknown, file = 'golden file'): Golden => {
 
 /** the noise schedule of a problem file, over its [t_0, T] */
 export const noiseSchedule = Problem.noiseSchedule
-
-/** the noise schedule of a schedule spec, over its [t_0, T] (defaults 1, 1e-3) */
-export const noiseScheduleOf = Problem.noiseScheduleOf
 
 /** the condition μ of a mean-reverting problem for N rows (row-major N·D), undefined for the other schedules; throws on a mismatch */
 export const muOf = Problem.muOf

@@ -127,7 +127,7 @@ export const domainOf = (s: Schedule): { readonly lo: number; readonly hi: numbe
 }
 
 /** the schedule: table lengths and order, β_1 ≥ β_0, t_0 < T inside the domain */
-const checkSchedule = (s: Schedule): Issues => {
+export const checkSchedule = (s: Schedule): Issues => {
   const table: Issues =
     s.name !== 'discrete'
       ? []
@@ -205,7 +205,7 @@ export const decodeOrThrow = (u: unknown, file = 'the problem file'): ProblemFil
 /** the noise schedule of a problem file, over its [t_0, T] */
 export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => noiseScheduleOf(f.schedule)
 
-/** the noise schedule of a schedule spec, over its [t_0, T] (defaults 1, 1e-3) */
+/** the noise schedule of a schedule spec (a problem file's `schedule`, a model card's), over its [t_0, T] (defaults 1, 1e-3) */
 export const noiseScheduleOf = (s: Schedule): NS.NoiseSchedule => {
   const ns =
     s.name === 'discrete'

@@ -49,7 +49,7 @@ const gridRange = (ns: NS.NoiseSchedule, g: S.SolverSchedule['grid'], points: Re
   const range: ReadonlyArray<Issue> =
     g.spacing === 'explicit'
       ? g.t.flatMap((t, k) =>
-          // with final sigma0 the last time is replaced by the σ = 0 point
+          // with final sigma0 the last listed time is replaced by the σ = 0 point (Grid.resolve): not a time of the schedule
           g.final === 'sigma0' && k === g.t.length - 1
             ? []
             : above(t)
