@@ -143,7 +143,7 @@ const core: ReadonlyArray<Named> = [
     order: r + 1,
     defaultGrid: 'logSNR',
     params: { lowerOrderFinalBelow: lofBelow },
-    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set?.['lowerOrderFinalBelow'], 0) }),
+    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set, 'lowerOrderFinalBelow', 0) }),
   })),
 ]
 
