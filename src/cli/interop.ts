@@ -5,6 +5,7 @@ import * as fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as D from '../interop/Diffusers.ts'
 import * as Interop from '../interop/Interop.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as Prog from '../run/Program.ts'
 import type * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
@@ -131,7 +132,7 @@ export const fromDiffusers = async (argv: ReadonlyArray<string>): Promise<number
     console.log(`${text}\nwrote ${out}`)
   }
   if (pout !== undefined) {
-    IO.writeAtomic(pout, `${JSON.stringify(problemFile(cv))}\n`)
+    IO.writeAtomic(pout, `${JSON.stringify(Problem.decodeOrThrow(problemFile(cv), `the problem file of ${file}`))}\n`)
     ;(out === undefined ? console.error : console.log)(`wrote ${pout}`)
   }
   return 0

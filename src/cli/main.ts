@@ -4,6 +4,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as Card from '../interop/Card.ts'
 import * as Golden from '../interop/Golden.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as NS from '../core/NoiseSchedule.ts'
 import * as Prog from '../run/Program.ts'
 import * as S from '../schedule/SolverSchedule.ts'
@@ -171,7 +172,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   const a = IO.parse(argv, ['interpreter', 'backend', 'out', 'only'])
   const file = a.positional[0]
   if (file === undefined) throw IO.usage('golden needs a FILE (a diffusion-sampler-golden/v1 JSON)')
-  const g = Golden.decodeGolden(IO.readJson(file))
+  const g = Golden.decodeGolden(IO.readJson(file), file)
   const ns = Golden.noiseSchedule(g)
   const interp = Run.interpreterOf(IO.get(a, 'interpreter'))
   const run = await Run.runner(interp, Run.backendOf(IO.get(a, 'backend')))
@@ -218,20 +219,18 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
     return M.sample(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', 'png', ...M.FLAGS]), scheduleOf)
   }
   const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed'])
-  const pf = Golden.decodeProblem(IO.readJson(IO.need(a, 'problem')))
+  const pfile = IO.need(a, 'problem')
+  const pf = Golden.decodeProblem(IO.readJson(pfile), pfile)
   const sfile = IO.get(a, 'schedule')
   if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
   const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
   const xfile = IO.need(a, 'xT')
-  const xu = IO.readJson(xfile)
-  const data = typeof xu === 'object' && xu !== null && 'data' in xu ? (xu as { data: unknown }).data : undefined
+  const data = Problem.startsOrThrow(IO.readJson(xfile), pf.problem.D, xfile)
   const D = pf.problem.D
-  if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.length === D && row.every((v) => typeof v === 'number' && Number.isFinite(v))))
-    throw new Error(`${xfile}: expected {"data": number[][]} with rows of length D = ${D} and finite numbers`)
   const ns = Golden.noiseSchedule(pf)
   const p = Prog.compileOrThrow(ns, 'eps')(schedule)
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
-  const res = await run(p, pf.problem, Golden.flatten(data as number[][]), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
+  const res = await run(p, pf.problem, Golden.flatten(data), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
   IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
   console.log(`wrote ${out}: ${data.length} rows, NFE ${res.nfe}`)
@@ -254,9 +253,10 @@ const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
   const mfile = IO.get(a, 'model')
   if (pfile !== undefined && mfile !== undefined) throw IO.usage('give either --problem or --model, not both')
   const card = mfile === undefined ? undefined : Card.readOrThrow(mfile)
-  const ns = card !== undefined ? Card.noiseSchedule(card) : pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile)))
+  const ns = card !== undefined ? Card.noiseSchedule(card) : pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile), pfile))
+  const p = Prog.compileOrThrow(ns, card?.parameterization ?? 'eps')(s)
   console.log(`noise schedule: ${ns.name}, T = ${ns.T}, t_0 = ${ns.t0}`)
-  console.log(Trace.explain(Prog.compileOrThrow(ns, card?.parameterization ?? 'eps')(s)))
+  console.log(Trace.explain(p))
   return 0
 }
 

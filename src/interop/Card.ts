@@ -15,7 +15,7 @@ import * as U from '../core/Codec.ts'
 import type * as NS from '../core/NoiseSchedule.ts'
 import type * as P from '../core/Parameterization.ts'
 import * as Diffusers from './Diffusers.ts'
-import * as Golden from './Golden.ts'
+import * as Problem from './Problem.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -55,7 +55,7 @@ const NetworkC = U.closed(
   },
 )
 
-const ScheduleC = t.union([Golden.ScheduleC, U.closed('schedule', { diffusers: U.string }, {})])
+const ScheduleC = t.union([Problem.ScheduleC, U.closed('schedule', { diffusers: U.string }, {})])
 
 const ConditioningC = U.closed(
   'conditioning',
@@ -107,6 +107,9 @@ const Card_nullOf = (c: t.TypeOf<typeof CardC>): number | undefined => (c.condit
 
 /** cross-field checks a codec cannot state: null label outside the classes, a range lo < hi, a non-empty shape */
 const checks = (c: t.TypeOf<typeof CardC>): ReadonlyArray<U.Issue> => [
+  ...('diffusers' in c.schedule
+    ? []
+    : Problem.checkSchedule(c.schedule).map((i) => U.issue(i.path === '' || i.path === '(root)' ? 'schedule' : `schedule.${i.path.replace(/^schedule\.?/, '')}`, i.message))),
   ...U.when(c.shape.length === 0, 'shape', () => 'expected the per-sample shape, e.g. [28, 28, 1]; got []'),
   ...U.when(c.conditioning !== undefined && c.conditioning.null !== undefined && c.conditioning.null >= 0 && c.conditioning.null < c.conditioning.classes, 'conditioning.null', () => {
     const cc = c.conditioning!
@@ -196,7 +199,7 @@ export const nullLabel = (c: Card): number | undefined => (c.conditioning === un
 /** the noise schedule the network was trained under, over [t_0, T] */
 export const noiseSchedule = (c: Card): NS.NoiseSchedule => {
   const s = c.schedule
-  if (!('diffusers' in s)) return Golden.noiseScheduleOf(s)
+  if (!('diffusers' in s)) return Problem.noiseScheduleOf(s)
   const text = fs.readFileSync(path.resolve(c.dir, s.diffusers), 'utf8')
   const cv = Diffusers.fromText(text, { nfe: 10 })
   if (E.isLeft(cv)) throw new Error(`schedule.diffusers (${s.diffusers}): ${U.formatIssues(cv.left)}`)
