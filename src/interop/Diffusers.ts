@@ -677,7 +677,9 @@ const dpmMultistep: Converter = (c, n, o) => {
         ...(algo === 'deis' ? ['algorithm_type "deis" is read as "dpmsolver++", as diffusers does'] : []),
         ...(st !== 'midpoint' && st !== 'heun' ? [`solver_type ${JSON.stringify(st)} is read as "midpoint", as diffusers does`] : []),
         ...(orders.includes(3) && parity === 'exact'
-          ? ['solver_order 3: stepwise takes the exact third-order multistep step; diffusers halves the second-derivative term (order ≈ 2, solver-math §1.6): --parity reference reproduces it']
+          ? [
+              'solver_order 3: stepwise takes the exact third-order multistep step; diffusers halves the second-derivative term (order ≈ 2, docs/math.md#reference-3m): --parity reference reproduces it',
+            ]
           : []),
       ],
     }
@@ -799,7 +801,7 @@ const flowMatchEuler: Converter = (c, n) => {
       'diffusers-flow-euler',
     ),
     solver: 'ddim',
-    notes: ['flow Euler x ← x + (σ′ − σ)·u is the first-order exponential-integrator step (DDIM) on α = 1 − σ (solver-math §12.5)'],
+    notes: ['flow Euler x ← x + (σ′ − σ)·u is the first-order exponential-integrator step (DDIM) on α = 1 − σ (docs/math.md#flow)'],
   }))(flowMatchPoints(c, n))
 }
 

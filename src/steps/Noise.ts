@@ -1,5 +1,5 @@
 /**
- * Noise injection (docs/math.md §5). 'sde' is the SDE-DPM-Solver++ family (data prediction, any order):
+ * Noise injection (docs/math.md#stochastic). 'sde' is the SDE-DPM-Solver++ family (data prediction, any order):
  *   x_t = (σ_t/σ_s)e^{−ηh}x_s + α_t(1+η)∫e^{−(1+η)(λ_t−λ)}x̂0 dλ + σ_t·sqrt(1 − e^{−2ηh})·z;
  * 'ddim' (Song's η) and 'ancestral' (σ_up capped at σ_t) are first-order:
  *   x_t = α_t·x̂0 + sqrt(σ_t² − s²)·ε̂ + s·z,  s = η·σ_t·sqrt(1 − e^{−2h});
