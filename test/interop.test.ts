@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as B from '../src/core/Betas.ts'
 import * as _ from '../src/interop/Diffusers.ts'
+import * as Sch from '../src/interop/Scheduler.ts'
 import * as Gmm from '../src/core/Gmm.ts'
 import * as Interop from '../src/interop/Interop.ts'
 import * as NS from '../src/core/NoiseSchedule.ts'
@@ -125,6 +126,7 @@ const refDpmMultistep =
 const g = Gmm.random(3, 2, 11)
 const xT = Gmm.normals(2 * 16, 5)
 const gmmEps = (x: Float64Array, a: number, s: number) => Gmm.eps(g)(x, { t: NaN, alpha: a, sigma: s, lambda: Math.log(a / s) })
+const maxAbs = (y: Float64Array, r: Float64Array): number => y.reduce((m, v, k) => Math.max(m, Math.abs(v - r[k]!)), 0)
 const maxRel = (y: Float64Array, r: Float64Array): number => y.reduce((m, v, k) => Math.max(m, Math.abs(v - r[k]!) / (1 + Math.abs(r[k]!))), 0)
 
 const sdSigmaBar = B.sigmaBars(B.alphasCumprod(B.scaledLinear(0.00085, 0.012, 1000)))
@@ -392,7 +394,7 @@ const sigmaAtTau = (tau: number): number => {
   return (1 - w) * sdSigmaBar[lo]! + w * sdSigmaBar[lo + 1]!
 }
 /** np.linspace(0, N − 1, n) reversed (Euler-family linspace spacing) */
-const linspaceTaus = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (i === 0 ? 999 : (999 * (n - 1 - i)) / (n - 1)))
+const linspaceTaus = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (i === 0 ? 999 : (n - 1 - i) * (999 / (n - 1))))
 /** Karras σ̄'s between σ_max and σ_min, n of them */
 const karrasSigmas = (sMin: number, sMax: number, n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (sMax ** (1 / 7) + (i / (n - 1)) * (sMin ** (1 / 7) - sMax ** (1 / 7))) ** 7)
 /** n noise draws of the batch's size (the same z fed to both samplers) */
@@ -684,6 +686,101 @@ test('Diffusers: DEIS (logrho) and DPMSolverSinglestep reproduce diffusers’ st
     assert.equal(y.nfe, n)
   }
   t.diagnostic(['DEISMultistepScheduler', 'DPMSolverSinglestepScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
+// -------------------------------------------------------------------------------------------------
+// the diffusers-style scheduler
+// -------------------------------------------------------------------------------------------------
+
+/** a pipeline written against diffusers' scheduler API: noise × initNoiseSigma, then scaleModelInput → network → step */
+const pipeline = (sch: Sch.Scheduler, n: number, unet: (x: Float64Array, t: number, k: number) => Float64Array, noise: Float64Array): Float64Array => {
+  sch.setTimesteps(n)
+  let x: Float64Array = noise.map((v) => v * sch.initNoiseSigma)
+  sch.timesteps.forEach((t, k) => {
+    x = sch.step(unet(sch.scaleModelInput(x, t), t, k), t, x).prevSample
+  })
+  return x
+}
+
+test('Scheduler: the setTimesteps / scaleModelInput / step loop gives exactly Float64.run of the same program (bitwise), for multistep, corrector, Heun, singlestep, PLMS and stochastic documents', () => {
+  const ns = NS.vpLinear()
+  const model = Gmm.eps(g)
+  for (const id of ['ddim', 'dpmpp-2m', 'dpmpp-3m', 'unipc-bh2-3', 'heun', 'dpm2', 'dpmpp-3s', 'plms', 'lms', 'deis-logrho2', 'euler-ancestral', 'sde-dpmpp-2m']) {
+    const named = Solvers.byId(id)!
+    const sch = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => named.build({ nfe: n }), D: 2, seed: 5 })
+    for (const nfe of [6, 9]) {
+      sch.setTimesteps(nfe)
+      const p = sch.program
+      const want = F.run(p, model, { D: 2, seed: 5 })(xT)
+      // the network at each evaluation: the analytic model at that evaluation's point
+      const y = pipeline(sch, nfe, (x, _t, k) => model(x, sch.evaluationPoints[k]!), xT)
+      assert.equal(sch.timesteps.length, p.nfe, `${id}: one timestep per model evaluation`)
+      assert.equal(maxAbs(y, want.x), 0, `${id} nfe ${nfe}: scheduler loop vs Float64.run`)
+    }
+  }
+  // σ̄ samples (the Euler family's convention): x̄ = x/α in and out, equal to float64 rounding
+  const eu = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => Solvers.byId('heun')!.build({ nfe: n }), samples: 'sigmaBar' })
+  eu.setTimesteps(8)
+  const ref = F.run(eu.program, model)(xT).x
+  const a0 = eu.evaluationPoints[0]!.alpha
+  const y = pipeline(
+    eu,
+    8,
+    (x, _t, k) => model(x, eu.evaluationPoints[k]!),
+    xT.map((v) => v / a0 / eu.initNoiseSigma),
+  )
+  const aEnd = eu.program.points.at(-1)!.alpha
+  assert.ok(
+    maxRel(
+      y.map((v) => v * aEnd),
+      ref,
+    ) < 1e-14,
+  )
+  // misuse: step before setTimesteps, a wrong timestep, too many steps, a fixed document's NFE
+  const fresh = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: Solvers.byId('ddim')!.build({ nfe: 3 }) })
+  assert.throws(() => fresh.step(xT, 1, xT), /setTimesteps/)
+  assert.throws(() => fresh.setTimesteps(4), /fixed document of NFE 3/)
+  fresh.setTimesteps(3)
+  assert.throws(() => fresh.step(xT, 0.5, xT), /expected timesteps\[0\]/)
+  const done = pipeline(fresh, 3, (x, _t, k) => model(x, fresh.evaluationPoints[k]!), xT)
+  assert.equal(done.length, xT.length)
+  assert.throws(() => fresh.step(xT, fresh.timesteps[0]!, xT), /all 3 timesteps are done/)
+  const churn = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => Solvers.byId('euler-churn')!.build({ nfe: n, set: { sTmax: 'inf', sTmin: '0' } }) })
+  assert.throws(() => churn.setTimesteps(5), /before its first model evaluation/)
+})
+
+test('Scheduler.fromDiffusers: diffusers’ timesteps, init_noise_sigma and scaling; the loop reproduces the conversion’s run; stochastic steps take the caller’s draws', () => {
+  // DPMSolverMultistep (SD 1.5): x samples, integer timesteps, init_noise_sigma 1
+  const dpm = Sch.fromDiffusers(sd15, { D: 2 })
+  dpm.setTimesteps(10)
+  assert.deepEqual(dpm.timesteps, [901, 811, 721, 631, 541, 451, 361, 271, 181, 91])
+  assert.equal(dpm.initNoiseSigma, 1)
+  const model = Gmm.eps(g)
+  const y = pipeline(dpm, 10, (x, _t, k) => model(x, dpm.evaluationPoints[k]!), xT)
+  assert.equal(maxAbs(y, runConversion(convert(sd15, 10)).x), 0)
+  // Euler ancestral: σ̄ samples, init_noise_sigma σ̄_max (linspace), diffusers' draws given per step
+  const cfg = JSON.stringify({ _class_name: 'EulerAncestralDiscreteScheduler', ...base })
+  const ea = Sch.fromDiffusers(cfg, { D: 2 })
+  const n = 8
+  ea.setTimesteps(n)
+  const sigmas = [...linspaceTaus(n).map(sigmaAtTau), 0]
+  assert.deepEqual(ea.timesteps, linspaceTaus(n))
+  assert.ok(Math.abs(ea.initNoiseSigma - sigmas[0]!) < 1e-12 * sigmas[0]!)
+  assert.ok(maxRel(Float64Array.from(ea.sigmas), Float64Array.from(sigmas)) < 1e-12)
+  const zs = draws(n, 9)
+  let x: Float64Array = xT.map((v) => v * ea.initNoiseSigma) // x̄_T
+  ea.timesteps.forEach((t, k) => {
+    x = ea.step(model(ea.scaleModelInput(x, t), ea.evaluationPoints[k]!), t, x, { noise: zs[k]! }).prevSample
+  })
+  const r = refEulerAncestral(sigmas, zs, 'epsilon')(xT.map((v) => v * sigmas[0]!))
+  assert.ok(maxRel(x, r) <= 1e-12, `scheduler Euler ancestral vs diffusers' step(): ${maxRel(x, r)}`)
+  // Heun: 2n − 1 timesteps with the duplicates diffusers lists, order 2
+  const he = Sch.fromDiffusers(JSON.stringify({ _class_name: 'HeunDiscreteScheduler', ...base, timestep_spacing: 'leading', steps_offset: 1 }))
+  he.setTimesteps(5)
+  assert.deepEqual(he.timesteps, [801, 601, 601, 401, 401, 201, 201, 1, 1])
+  assert.equal(he.order, 2)
+  assert.ok(Math.abs(he.initNoiseSigma - Math.sqrt(sigmaAtTau(801) ** 2 + 1)) < 1e-12)
+  assert.throws(() => Sch.fromDiffusers(JSON.stringify({ _class_name: 'DPMSolverSDEScheduler' })).setTimesteps(5), /cannot be converted/)
 })
 
 test('Diffusers: Karras + final σ_min drops diffusers’ zero-length last step; exact 3rd order is the default, with a note', () => {
