@@ -963,6 +963,46 @@ test('CLI: from-diffusers → schedule + problem file; explain --diffusers and -
   assert.match(b.err, /timestep_spacing: got "uniform"; expected one of linspace, leading, trailing/)
 })
 
+test('CLI: from-diffusers for the new classes; sample --timestep-input diffusers evaluates the exact model at diffusers’ rounded timesteps', async () => {
+  const cfg = path.join(tmp, 'karras.json')
+  fs.writeFileSync(cfg, JSON.stringify({ _class_name: 'DPMSolverMultistepScheduler', ...base, use_karras_sigmas: true, algorithm_type: 'sde-dpmsolver++' }))
+  const s = path.join(tmp, 'ks.json')
+  const p = path.join(tmp, 'kp.json')
+  const r = await cli('from-diffusers', cfg, '--nfe', '20', '--out', s, '--problem-out', p)
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.out, /stochastic: fresh noise every step/)
+  const x = path.join(tmp, 'kx.json')
+  const rows = [
+    [0.3, -0.7],
+    [1.1, 0.2],
+  ]
+  fs.writeFileSync(x, JSON.stringify({ data: rows }))
+  const out = (f: string) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { x0: number[][] }).x0.flat()
+  const o1 = path.join(tmp, 'ko1.json')
+  const o2 = path.join(tmp, 'ko2.json')
+  assert.equal((await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o1, '--seed', '3')).code, 0)
+  const d = await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o2, '--seed', '3', '--timestep-input', 'diffusers')
+  assert.equal(d.code, 0, d.err)
+  // by hand: the mixture's exact ε at the point of diffusers' timestep τ (t = (τ + 1)/N), the same draws
+  const cv = convert(JSON.parse(fs.readFileSync(cfg, 'utf8')) as Record<string, unknown>, 20)
+  const pf = JSON.parse(fs.readFileSync(p, 'utf8')) as { problem: Gmm.Gmm }
+  const ns = cv.noiseSchedule
+  const tau = _.timestepOf(cv)
+  const prog = Prog.compileOrThrow(ns, 'eps')(cv.schedule)
+  const want = F.run(prog, (xx, at) => Gmm.eps(pf.problem)(xx, NS.point(ns)((tau(at) + 1) / 1000)), { D: 2, seed: 3 })(Float64Array.from(rows.flat())).x
+  assert.ok(maxRel(Float64Array.from(out(o2)), want) < 1e-12)
+  assert.ok(maxRel(Float64Array.from(out(o1)), want) > 1e-6, 'evaluating at σ differs from diffusers’ rounded timesteps')
+  assert.equal((await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o2, '--timestep-input', 'rounded')).code, 2)
+  // every new class converts from the command line
+  for (const cls of ['EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'LMSDiscreteScheduler', 'DEISMultistepScheduler', 'DPMSolverSinglestepScheduler']) {
+    const f = path.join(tmp, `${cls}.json`)
+    fs.writeFileSync(f, JSON.stringify({ _class_name: cls, ...base }))
+    const c = await cli('from-diffusers', f, '--steps', '6', '--out', path.join(tmp, `${cls}.s.json`))
+    assert.equal(c.code, 0, `${cls}: ${c.err}`)
+    assert.match(c.out, new RegExp(`${cls}, 6 inference steps`))
+  }
+})
+
 // -------------------------------------------------------------------------------------------------
 // TfjsModel
 // -------------------------------------------------------------------------------------------------

@@ -41,13 +41,15 @@ N rows of x_T. Prints: id, NFE, max |Δ| vs the reference rows, mean L2 vs groun
 reference's own mean L2). --out writes {"format":"stepwise-golden-out/v1","runs":[{"id","nfe","x0"}]}.`,
   sample: `usage: stepwise sample --problem P.json (--schedule S.json | --solver ID --nfe N [--grid G]) --xT X.json --out OUT.json
                        [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--seed S]
+                       [--timestep-input sigma|diffusers [--diffusers CONFIG.json [--steps N]]]
 
 P.json: at least {"problem", "schedule"} in the golden format (other keys ignored); a mean-reverting problem has
   "schedule": {"name": "mean_reverting", "lambda_inf": λ∞, "theta"?: "cosine"|"linear"|"constant", "alpha_T"?, "T"?, "t_0"?}
   and "mu": the condition, D numbers for every row or one row of D per row of X.json.
 --seed: the noise seed of stochastic steps (default 0); row i of X.json is sample index i, so a
 row's output does not depend on the other rows (except Langevin with norms=batch).
-S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.`,
+S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.
+${Interop.HELP_TIMESTEP_INPUT}`,
   explain: `usage: stepwise explain S.json [--problem P.json]
        stepwise explain [S.json] --diffusers CONFIG.json [--nfe N] [--parity exact|reference]
 
@@ -166,8 +168,9 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed'])
-  const pf = Golden.decodeProblem(IO.readJson(IO.need(a, 'problem')))
+  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed', 'timestep-input', 'diffusers', 'steps'])
+  const pu = IO.readJson(IO.need(a, 'problem'))
+  const pf = Golden.decodeProblem(pu)
   const sfile = IO.get(a, 'schedule')
   if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
   const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
@@ -179,8 +182,11 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
     throw new Error(`${xfile}: expected {"data": number[][]} with rows of length D = ${D} and finite numbers`)
   const ns = Golden.noiseSchedule(pf)
   const p = Prog.compileOrThrow(ns, 'eps')(schedule)
+  const at = Interop.timestepInput(a, pu, ns)
+  if (at !== undefined && Run.interpreterOf(IO.get(a, 'interpreter')) !== 'float64') throw IO.usage('--timestep-input diffusers runs on the float64 interpreter only')
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
-  const res = await run(p, pf.problem, Golden.flatten(data as number[][]), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
+  const xT = Golden.flatten(data as number[][])
+  const res = at !== undefined ? Interop.runAtTimesteps(p, pf.problem, xT, IO.int(a, 'seed', 0), at) : await run(p, pf.problem, xT, IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
   IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
   console.log(`wrote ${out}: ${data.length} rows, NFE ${res.nfe}`)
