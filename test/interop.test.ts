@@ -471,7 +471,7 @@ test('Diffusers: the SD 1.5 DPMSolverMultistep config (Python JSON with -Infinit
   assert.deepEqual(evalTimesteps(convert(sd15, 20)).slice(0, 3), [941, 894, 847])
 })
 
-test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update loop (float64, 1e-10) across spacing, Karras, final σ, order 1–3, noise/data, midpoint/heun', () => {
+test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update loop (float64, ≤ 1e-12) across spacing, Karras, final σ, order 1–3, noise/data, midpoint/heun', (t) => {
   const lin = (n: number, N = 1000) => Array.from({ length: n }, (_, i) => Math.round(((N - 1) * (n - i)) / n)) // linspace(0, N−1, n+1) reversed, without the 0
   const cases: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly nfe: number; readonly ref: RefOpts; readonly parity?: 'reference' }> = [
     // SD 1.5 as shipped in examples/, 10 and 20 steps (lower_order_final only below 15)
@@ -531,10 +531,10 @@ test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update lo
     const cv = convert(c.cfg, c.nfe, c.parity ?? 'exact')
     const y = F.run(Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule), Gmm.eps(g))(xT)
     const r = refDpmMultistep(c.ref, gmmEps)(xT)
-    const d = maxRel(y.x, r)
-    assert.ok(d < 1e-10, `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}: max rel diff ${d}`)
+    check('DPMSolverMultistepScheduler', `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}`, y.x, r, 1e-12)
     assert.equal(y.nfe, c.nfe, 'one model evaluation per diffusers step')
   }
+  t.diagnostic(`DPMSolverMultistepScheduler: max rel diff ${worst.get('DPMSolverMultistepScheduler')!.toExponential(2)}`)
 })
 
 /** DPMSolverMultistep / DEIS / singlestep linspace timesteps: round(linspace(0, N − 1, n + 1)) reversed, without the 0 */
@@ -588,6 +588,65 @@ test('Diffusers: DPMSolverMultistep sde-dpmsolver++ reproduces diffusers’ step
     assert.equal(y.nfe, n)
   }
   t.diagnostic(`sde-dpmsolver++: max rel diff ${worst.get('SDE-DPM-Solver++')!.toExponential(2)}`)
+})
+
+test('Diffusers: DDIM (η = 0) and Euler reproduce diffusers’ step() loops (float64, ≤ 1e-12): leading/trailing/linspace, Karras, ε and v', (t) => {
+  // DDIM: x_prev = sqrt(ᾱ_prev)·x̂0 + sqrt(1 − ᾱ_prev)·ε̂, from each timestep to the next listed one, the last to ᾱ_0 (set_alpha_to_one false)
+  const refDdim = (sigmas: ReadonlyArray<number>) => (x0T: Float64Array) => {
+    let x = x0T
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      const p = vp(sigmas[i]!)
+      const q = vp(sigmas[i + 1]!)
+      const e = epsVp(x, sigmas[i]!)
+      x = x.map((v, k) => q.a * ((v - p.s * e[k]!) / p.a) + q.s * e[k]!)
+    }
+    return x
+  }
+  // leading + steps_offset (Stable Diffusion): the next listed timestep is τ − N//n, as diffusers steps (with linspace/trailing
+  // spacing diffusers steps to τ − N//n but evaluates at the next listed timestep: a documented difference)
+  const taus = Array.from({ length: 10 }, (_, i) => 100 * (9 - i) + 1)
+  const dd = convert({ _class_name: 'DDIMScheduler', ...base, clip_sample: false, set_alpha_to_one: false, timestep_spacing: 'leading', steps_offset: 1 }, taus.length)
+  check('DDIMScheduler', 'leading', runConversion(dd).x, refDdim([...atSteps(taus), sdSigmaBar[0]!])(xT), 1e-12)
+  // Euler: x̄ ← x̄ + (σ_{i+1} − σ_i)·(x̄ − x̂0)/σ_i, final σ = 0
+  const refEuler = (sigmas: ReadonlyArray<number>, type: PredictionType) => (xbarT: Float64Array) => {
+    let x = xbarT
+    for (let i = 0; i + 1 < sigmas.length; i++) x = axpy(x, sigmas[i + 1]! - sigmas[i]!, derivative(x, sigmas[i]!, type))
+    return x
+  }
+  for (const c of [
+    { cfg: {}, sigmas: linspaceTaus(9).map(sigmaAtTau), type: 'epsilon' as const },
+    { cfg: { use_karras_sigmas: true, prediction_type: 'v_prediction' }, sigmas: karrasSigmas(sigmaAtTau(0), sigmaAtTau(999), 11), type: 'v_prediction' as const },
+    { cfg: { timestep_spacing: 'trailing' }, sigmas: [999, 856, 713, 570, 428, 285, 142].map(sigmaAtTau), type: 'epsilon' as const },
+  ]) {
+    const cv = convert({ _class_name: 'EulerDiscreteScheduler', ...base, ...c.cfg }, c.sigmas.length)
+    const sig = [...c.sigmas, 0]
+    check('EulerDiscreteScheduler', JSON.stringify(c.cfg), runConversion(cv, c.type).x, refEuler(sig, c.type)(toSigmaBar(xT, sig[0]!)), 1e-12)
+  }
+  t.diagnostic(['DDIMScheduler', 'EulerDiscreteScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
+test('Diffusers: UniPC bh1 into σ = 0 — diffusers’ update is NaN (−α_t·B(h)·0 with B(h) = h = ∞), stepwise returns its σ_t → 0 limit x̂0', () => {
+  const cv = convert({ _class_name: 'UniPCMultistepScheduler', ...base, solver_type: 'bh1', final_sigmas_type: 'zero' }, 8)
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const env = F.env(Gmm.eps(g), { D: 2 })
+  const st = Prog.stepper(env, p)
+  const before = st.advance(0, st.steps - 1)(st.init(xT)) // the state at the last point, before the step into σ = 0
+  const last = p.points.at(-1)!
+  const m0 = Gmm.eps(g)(before.x, last).map((e, k) => (before.x[k]! - last.sigma * e) / last.alpha) // x̂0 there
+  // diffusers' first-order UniP step (the last one is lowered to order 1) with predict_x0 and bh1, at target σ̄_t
+  const uniP1 = (sbT: number): Float64Array => {
+    const s = vp(last.sigma / last.alpha)
+    const q = sbT === 0 ? { a: 1, s: 0, l: Infinity } : vp(sbT)
+    const hh = -(q.l - s.l)
+    const B = hh // bh1
+    const predRes = 0 // no earlier differences at order 1
+    return before.x.map((v, k) => (q.s / s.s) * v - q.a * Math.expm1(hh) * m0[k]! - q.a * B * predRes)
+  }
+  assert.ok(uniP1(0).every(Number.isNaN), 'diffusers’ formula at σ = 0')
+  const y = F.run(p, Gmm.eps(g))(xT).x
+  assert.ok(y.every(Number.isFinite))
+  assert.ok(maxRel(y, m0) < 1e-14, 'stepwise: x̂0 at the last point')
+  assert.ok(maxRel(uniP1(1e-9), y) < 1e-8, 'the σ_t → 0 limit of diffusers’ formula')
 })
 
 test('Diffusers: Heun, KDPM2 and LMS reproduce diffusers’ step() loops (float64, ≤ 1e-12): spacings, Karras, ε and v; 2n − 1 evaluations; KDPM2’s midpoint timesteps', (t) => {
