@@ -162,7 +162,7 @@ if (process.argv.includes('--ablation')) {
         const errs: number[] = []
         let bestDoc: Sp.Candidate | undefined
         for (const sd of seeds) {
-          const st: Ev.Settings = { ...Ev.defaults(space, sd), budgetEvals: evals, seeds: Search.seedsOf(pf, space) }
+          const st: Ev.Settings = { ...Ev.defaults(space, sd), budgetEvals: evals, seeds: Search.seedsOf(Golden.noiseSchedule(pf), space) }
           const s = await Ev.run(st, ev)
           const e = held(Sp.toSchedule(ns)(s.best.candidate))
           if (errs.every((x) => e < x)) bestDoc = s.best.candidate

@@ -67,6 +67,11 @@ test('every named solver at nfe 2..25 on every grid kind (and every enumerated p
     for (let nfe = 2; nfe <= 25; nfe++)
       for (const grid of kinds)
         for (const set of sets) {
+          // a budget the solver cannot meet is refused (score-sde-pc: each step costs steps + 1 evaluations), never silently exceeded
+          if (n.id === 'score-sde-pc' && nfe < Number(set['steps'] ?? 1) + 1) {
+            assert.throws(() => n.build({ nfe, grid, set }), /is too small/)
+            continue
+          }
           const s = n.build({ nfe, grid, set })
           assert.deepEqual(_.check(s), [], `${n.id} nfe=${nfe} grid=${grid} ${JSON.stringify(set)}`)
           assert.deepEqual(_.decode(_.encode(s)), E.right(s), `${n.id} nfe=${nfe} grid=${grid} ${JSON.stringify(set)}`)

@@ -76,10 +76,10 @@ interface Case {
   readonly policy: Policy
 }
 
-/** t0 at λ(t0) + 8 where that is a positive time (VE's σ_min = 0.01 at t = 0 stops it) */
+/** t0 at λ(t0) + 8 where that is a positive time inside the schedule's domain (VE's σ_min = 0.01 at t = 0 stops it; a discrete table is not extrapolated) */
 const extremeT0 = (ns: NS.NoiseSchedule): number | undefined => {
   const t = ns.tOfLambda(ns.lambda(ns.t0) + 8)
-  return t > 0 && t < ns.t0 ? t : undefined
+  return t > 0 && t < ns.t0 && t >= (ns.domain?.[0] ?? 0) ? t : undefined
 }
 
 /** no parameters, or one enumerated `--set` value */

@@ -114,5 +114,35 @@ test('Plot.loglog: escapes labels, drops non-positive points, marks decades', ()
   assert.ok(svg.startsWith('<svg') && wellFormed(svg))
   assert.ok(svg.includes('a &lt; b &amp; c') && svg.includes('s&lt;1&gt;') && svg.includes('it&#39;s'))
   assert.ok(!svg.includes('NaN') && !svg.includes('Infinity'))
-  assert.ok(svg.includes('>100</text>') && svg.includes('10<tspan dy="-6" font-size="9">−3</tspan>'))
+  // 10⁻³: the base and a smaller raised exponent as two <text>s (no tspan offsets, no superscript glyphs)
+  assert.ok(svg.includes('>100</text>') && /<text x="[\d.]+" y="[\d.]+">10<\/text><text x="[\d.]+" y="[\d.]+" font-size="9">−3<\/text>/.test(svg))
+  assert.ok(!svg.includes('<tspan'))
+})
+
+test('Plot.stack: each chart is a translated group (no nested <svg>, no clip paths), stacked by height', () => {
+  const spec = (title: string): Plot.Spec => ({
+    title,
+    xLabel: 'x',
+    yLabel: 'y',
+    series: [
+      {
+        label: 'a',
+        points: [
+          [1, 1],
+          [10, 0.1],
+        ],
+      },
+    ],
+  })
+  const svg = Plot.stack([spec('one'), spec('two'), spec('three')])
+  assert.ok(wellFormed(svg))
+  assert.equal(svg.match(/<svg/g)?.length, 1, 'one root <svg>')
+  assert.ok(!svg.includes('clip-path') && !svg.includes('viewBox="0 0 720 440"'))
+  assert.deepEqual(
+    [...svg.matchAll(/<g class="panel" transform="translate\(0 (\d+)\)">/g)].map((m) => Number(m[1])),
+    [0, 440, 880],
+  )
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="720" height="1320" viewBox="0 0 720 1320"'))
+  // filled shapes carry stroke="none" (ImageMagick otherwise outlines them)
+  assert.ok([...svg.matchAll(/<(circle|rect)[^>]*fill="[^"n][^"]*"[^>]*>/g)].every((m) => m[0].includes('stroke')))
 })

@@ -113,7 +113,41 @@ const at = (frames: ReadonlyArray<Float32Array>, pos: number, i: number): number
   return f === 0 || k + 1 >= frames.length ? a : a + f * (frames[k + 1]![i]! - a)
 }
 
-/** one frame: component circles (2s), exact endpoints (rings), trails and samples coloured by their component */
+/** the axes x = 0 and y = 0 a shade darker than the grid, and a tick mark and label at every integer along the bottom (x) and left (y) edges */
+const drawAxes = (ctx: CanvasRenderingContext2D, size: number, dpr: number, px: (x: number, y: number) => readonly [number, number]): void => {
+  const [ox, oy] = px(0, 0)
+  ctx.strokeStyle = '#d5d9df'
+  ctx.lineWidth = dpr
+  ctx.beginPath()
+  ctx.moveTo(ox, 0)
+  ctx.lineTo(ox, size)
+  ctx.moveTo(0, oy)
+  ctx.lineTo(size, oy)
+  ctx.stroke()
+  const len = 5 * dpr
+  ctx.strokeStyle = '#8a919c'
+  ctx.beginPath()
+  for (let v = -3; v <= 3; v++) {
+    const [gx, gy] = px(v, v)
+    ctx.moveTo(gx, size)
+    ctx.lineTo(gx, size - len)
+    ctx.moveTo(0, gy)
+    ctx.lineTo(len, gy)
+  }
+  ctx.stroke()
+  ctx.fillStyle = '#6b7280'
+  ctx.font = `${10 * dpr}px sans-serif`
+  const label = (v: number) => (v < 0 ? `−${-v}` : String(v))
+  ctx.textAlign = 'center'
+  ctx.textBaseline = 'bottom'
+  for (let v = -3; v <= 3; v++) ctx.fillText(label(v), px(v, 0)[0], size - len - 2 * dpr)
+  ctx.textAlign = 'left'
+  ctx.textBaseline = 'middle'
+  // y = −3 would sit on the x axis' labels in the corner
+  for (let v = -2; v <= 3; v++) ctx.fillText(label(v), len + 3 * dpr, px(0, v)[1])
+}
+
+/** one frame: axes with ticks, component circles (2s), exact endpoints (rings), trails and samples coloured by their component */
 const draw = (): void => {
   const c = ui.canvas
   const dpr = window.devicePixelRatio || 1
@@ -138,6 +172,7 @@ const draw = (): void => {
     ctx.lineTo(size, gy)
     ctx.stroke()
   }
+  drawAxes(ctx, size, dpr, px)
   const pr = state.problem
   if (pr === undefined) return
   const g = pr.mixture.gmm

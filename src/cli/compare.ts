@@ -14,6 +14,7 @@ import * as Prog from '../run/Program.ts'
 import * as Reference from '../models/Reference.ts'
 import * as F from '../run/Float64.ts'
 import * as Solvers from '../solvers/index.ts'
+import * as Docs from './documents.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -167,7 +168,7 @@ export const parse = (args: ReadonlyArray<string>): E.Either<string, Options | '
 export const evaluate =
   (p: Problem) =>
   (n: Solvers.Named, nfe: number): Cell => {
-    const compiled = E.tryCatch(() => Prog.compileOrThrow(p.ns, 'eps')(n.build({ nfe, grid: n.defaultGrid })), message)
+    const compiled = E.tryCatch(() => Prog.compileOrThrow(p.ns, 'eps')(Docs.checked(n.build({ nfe, grid: n.defaultGrid }), `${n.id} at NFE ${nfe}`)), message)
     if (E.isLeft(compiled)) return { _tag: 'invalid', solver: n.id, nfe, reason: compiled.left }
     const ran = E.tryCatch(() => F.run(compiled.right, Gmm.eps(p.gmm), { D: p.gmm.D })(p.xT), message)
     if (E.isLeft(ran)) return { _tag: 'diverged', solver: n.id, nfe, reason: ran.left }

@@ -8,11 +8,13 @@ import * as NS from '../core/NoiseSchedule.ts'
 import * as D from '../interop/Diffusers.ts'
 import * as F from '../run/Float64.ts'
 import * as Interop from '../interop/Interop.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as Prog from '../run/Program.ts'
 import type * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
 import { formatIssues } from '../core/Codec.ts'
 import * as Trace from '../run/Trace.ts'
+import * as Docs from './documents.ts'
 import * as IO from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -58,7 +60,8 @@ const parityOf = (s: string | undefined): 'exact' | 'reference' => {
 /** convert a config file or throw every issue (with the closest stepwise solver for classes it does not convert) */
 export const convertFile = (file: string, nfe: number, parity: 'exact' | 'reference', steps?: number): D.Conversion => {
   const r = D.fromText(readText(file), { nfe, parity, ...(steps === undefined ? {} : { steps }) })
-  if (E.isRight(r)) return r.right
+  // the converted document passes the same checks as 'stepwise validate' before it is used or written
+  if (E.isRight(r)) return { ...r.right, schedule: Docs.checked(r.right.schedule, `the conversion of ${file} at ${steps === undefined ? `--nfe ${nfe}` : `--steps ${steps}`}`) }
   const cls = r.left.find((i) => i.path === '_class_name')
   const hint = (() => {
     if (cls === undefined) return ''
@@ -139,7 +142,7 @@ export const fromDiffusers = async (argv: ReadonlyArray<string>): Promise<number
     console.log(`${text}\nwrote ${out}`)
   }
   if (pout !== undefined) {
-    IO.writeAtomic(pout, `${JSON.stringify(problemFile(cv))}\n`)
+    IO.writeAtomic(pout, `${JSON.stringify(Problem.decodeOrThrow(problemFile(cv), `the problem file of ${file}`))}\n`)
     ;(out === undefined ? console.error : console.log)(`wrote ${pout}`)
   }
   return 0

@@ -2,14 +2,18 @@
  * The `stepwise` command line: golden, sample, explain, validate, solvers, compare, from-diffusers.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as Card from '../interop/Card.ts'
 import * as Golden from '../interop/Golden.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as NS from '../core/NoiseSchedule.ts'
 import * as Prog from '../run/Program.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
 import * as Trace from '../run/Trace.ts'
 import * as Solvers from '../solvers/index.ts'
+import * as Params from '../solvers/Params.ts'
 import type { GridKind } from '../solvers/common.ts'
+import * as Docs from './documents.ts'
 import * as Interop from './interop.ts'
 import * as IO from './io.ts'
 import * as Run from './runner.ts'
@@ -32,6 +36,7 @@ commands:
   validate   check a schedule document (errors name the JSON path and the fix)
   solvers    list the named solvers, or print one's schedule document, or name the one matching another tool's sampler (--from)
   from-diffusers  a diffusers scheduler_config.json → a schedule document (+ a problem file with its noise schedule)
+  fid        FID and class accuracy of a model card's samples (classifier features vs held-out data), with a progress bar
   search     search the best solver schedule for a problem and an NFE budget (USF decision space, evolution / S³)`,
   golden: `usage: stepwise golden FILE [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--out OUT.json] [--only SUBSTRING]
 
@@ -49,8 +54,13 @@ P.json: at least {"problem", "schedule"} in the golden format (other keys ignore
 --seed: the noise seed of stochastic steps (default 0); row i of X.json is sample index i, so a
 row's output does not depend on the other rows (except Langevin with norms=batch).
 S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.
-${Interop.HELP_TIMESTEP_INPUT}`,
-  explain: `usage: stepwise explain S.json [--problem P.json]
+${Interop.HELP_TIMESTEP_INPUT}
+
+       stepwise sample --model CARD.json (--schedule S.json | --solver ID --nfe N [--grid G]) [--n 64] [--xT X.json]
+                       [--labels 0,1,… | --class K] [--guidance W] [--seed S] [--batch 256] [--out OUT.json] [--png GRID.png]
+A trained network from its model card (stepwise-model/v1): x_T are normals keyed by (seed, sample index) unless --xT;
+labels cycle 0 … classes − 1 by default; --guidance W is classifier-free guidance with the card's null label.`,
+  explain: `usage: stepwise explain S.json [--problem P.json | --model CARD.json]
        stepwise explain [S.json] --diffusers CONFIG.json [--nfe N] [--parity exact|reference]
 
 Prints each step of the schedule as a linear combination with its coefficients, resolved against the
@@ -67,7 +77,15 @@ Checks a schedule document; prints every issue as 'path: message' and exits 1 if
                                                          print that solver's schedule document
        stepwise solvers --from NAME [--nfe N]             the stepwise solver for a diffusers class, k-diffusion function,
                                                          A1111 or ComfyUI sampler name ("DPM++ 2M Karras", dpmpp_2m, "Euler a")`,
-  compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]`,
+  compare: `usage: stepwise compare [--out out/compare.svg] [--rows N] [--nfe 5,10,20] [--solvers a,b,c]
+       stepwise compare --model CARD.json [--solvers a,b,c] [--nfe 5,10,20] [--n 64] [--labels …] [--guidance W]
+                        [--teacher-steps 200] [--out R.json]
+On a model card: each solver's RMS distance to the teacher (DPM-Solver++(3M), --teacher-steps steps, its error
+estimated from a half-step solve) from the same x_T; the teacher is cached under a content hash of model, x_T, labels, w.`,
+  fid: `usage: stepwise fid --model CARD.json (--schedule S.json | --solver ID --nfe N [--grid G]) [--n 5000] [--labels …]
+                    [--guidance W] [--seed S] [--batch 256] [--out R.json]
+FID of n samples against the card's reference statistics, with the card's classifier's penultimate features (the
+standard substitute for Inception on small datasets), and the classifier's accuracy on the samples' labels.`,
 }
 
 const helpFor = (cmd: string, args: ReadonlyArray<string>): boolean => {
@@ -89,18 +107,20 @@ const gridKindOf = (s: string | undefined): GridKind | undefined => {
   throw IO.usage(`--grid: expected time_uniform, logSNR, quadratic (time_quadratic) or karras; got '${s}'`)
 }
 
+/** the `--set key=value` flags of a named solver, checked against its parameters (usage errors list the allowed keys or values) */
 const setsOf = (a: IO.Args, named: Solvers.Named): Readonly<Record<string, string>> => {
-  const out: Record<string, string> = {}
-  for (const kv of IO.all(a, 'set')) {
-    const eq = kv.indexOf('=')
-    if (eq <= 0) throw IO.usage(`--set expects key=value, got '${kv}'`)
-    const k = kv.slice(0, eq)
-    if (!(k in named.params)) throw IO.usage(`--set ${k}: ${named.id} has ${Object.keys(named.params).length === 0 ? 'no parameters' : `parameters ${Object.keys(named.params).join(', ')}`}`)
-    out[k] = kv.slice(eq + 1)
+  let set: Readonly<Record<string, string>>
+  try {
+    set = Params.parse(IO.all(a, 'set'))
+  } catch (e) {
+    throw IO.usage(e instanceof Error ? e.message : String(e))
   }
-  return out
+  const problems = Params.problems(named.id, named.params, set)
+  if (problems.length > 0) throw IO.usage(problems.join('\n'))
+  return set
 }
 
+/** the named solver of --solver at --nfe (--grid, --set): a document that validates and uses at most --nfe evaluations */
 const namedSchedule = (a: IO.Args): S.SolverSchedule => {
   const id = IO.need(a, 'solver')
   const named = Solvers.byId(id)
@@ -112,7 +132,28 @@ const namedSchedule = (a: IO.Args): S.SolverSchedule => {
         .join(', ')})`,
     )
   const grid = gridKindOf(IO.get(a, 'grid'))
-  return named.build({ nfe: IO.int(a, 'nfe'), ...(grid === undefined ? {} : { grid }), set: setsOf(a, named) })
+  const nfe = IO.int(a, 'nfe')
+  const set = setsOf(a, named)
+  let doc: S.SolverSchedule
+  try {
+    doc = named.build({ nfe, ...(grid === undefined ? {} : { grid }), set })
+  } catch (e) {
+    throw IO.usage(`${id} --nfe ${nfe}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const used = S.nfe(
+    Docs.checked(
+      doc,
+      `${id} at --nfe ${nfe}${
+        Object.keys(set).length === 0
+          ? ''
+          : ` with ${Object.entries(set)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+      }`,
+    ),
+  )
+  if (used > nfe) throw IO.usage(`${id} --nfe ${nfe}: the schedule needs ${used} model evaluations, more than --nfe ${nfe}; use --nfe ${used} or more`)
+  return doc
 }
 
 /** read and decode a schedule document, or throw with every issue listed */
@@ -133,7 +174,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   const a = IO.parse(argv, ['interpreter', 'backend', 'out', 'only'])
   const file = a.positional[0]
   if (file === undefined) throw IO.usage('golden needs a FILE (a diffusion-sampler-golden/v1 JSON)')
-  const g = Golden.decodeGolden(IO.readJson(file))
+  const g = Golden.decodeGolden(IO.readJson(file), file)
   const ns = Golden.noiseSchedule(g)
   const interp = Run.interpreterOf(IO.get(a, 'interpreter'))
   const run = await Run.runner(interp, Run.backendOf(IO.get(a, 'backend')))
@@ -146,7 +187,7 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   for (const r of g.runs) {
     if (only !== undefined && !r.id.includes(only)) continue
     try {
-      const p = Prog.compileOrThrow(ns, 'eps')(Golden.scheduleOf(r))
+      const p = Prog.compileOrThrow(ns, 'eps')(Docs.checked(Golden.scheduleOf(r), `run ${r.id}`))
       const res = await run(p, g.problem, xT)
       const y = Golden.rows(res.x, g.problem.D)
       const d = r.x0 === undefined ? NaN : Golden.maxAbs(y, r.x0)
@@ -167,25 +208,34 @@ const golden = async (argv: ReadonlyArray<string>): Promise<number> => {
   return failures > 0 ? 1 : 0
 }
 
+/** --schedule S.json or --solver ID --nfe N [--grid G] [--set k=v] */
+const scheduleOf = (a: IO.Args): S.SolverSchedule => {
+  const sfile = IO.get(a, 'schedule')
+  if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
+  return sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
+}
+
 const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) {
+    const M = await import('./model.ts')
+    return M.sample(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', 'png', ...M.FLAGS]), scheduleOf)
+  }
   const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed', 'timestep-input', 'diffusers', 'steps'])
-  const pu = IO.readJson(IO.need(a, 'problem'))
-  const pf = Golden.decodeProblem(pu)
+  const pfile = IO.need(a, 'problem')
+  const pu = IO.readJson(pfile)
+  const pf = Golden.decodeProblem(pu, pfile)
   const sfile = IO.get(a, 'schedule')
   if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
   const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
   const xfile = IO.need(a, 'xT')
-  const xu = IO.readJson(xfile)
-  const data = typeof xu === 'object' && xu !== null && 'data' in xu ? (xu as { data: unknown }).data : undefined
+  const data = Problem.startsOrThrow(IO.readJson(xfile), pf.problem.D, xfile)
   const D = pf.problem.D
-  if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.length === D && row.every((v) => typeof v === 'number' && Number.isFinite(v))))
-    throw new Error(`${xfile}: expected {"data": number[][]} with rows of length D = ${D} and finite numbers`)
   const ns = Golden.noiseSchedule(pf)
   const p = Prog.compileOrThrow(ns, 'eps')(schedule)
   const at = Interop.timestepInput(a, pu, ns)
   if (at !== undefined && Run.interpreterOf(IO.get(a, 'interpreter')) !== 'float64') throw IO.usage('--timestep-input diffusers runs on the float64 interpreter only')
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
-  const xT = Golden.flatten(data as number[][])
+  const xT = Golden.flatten(data)
   const res = at !== undefined ? Interop.runAtTimesteps(p, pf.problem, xT, IO.int(a, 'seed', 0), at) : await run(p, pf.problem, xT, IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
   IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
@@ -194,7 +244,7 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
 }
 
 const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const a = IO.parse(argv, ['problem', 'diffusers', 'nfe', 'parity'])
+  const a = IO.parse(argv, ['problem', 'model', 'diffusers', 'nfe', 'parity'])
   const file = a.positional[0]
   const dfile = IO.get(a, 'diffusers')
   if (dfile !== undefined) {
@@ -206,9 +256,13 @@ const explain = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (file === undefined) throw IO.usage('explain needs a schedule document S.json (or --diffusers CONFIG.json)')
   const s = readSchedule(file)
   const pfile = IO.get(a, 'problem')
-  const ns = pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile)))
+  const mfile = IO.get(a, 'model')
+  if (pfile !== undefined && mfile !== undefined) throw IO.usage('give either --problem or --model, not both')
+  const card = mfile === undefined ? undefined : Card.readOrThrow(mfile)
+  const ns = card !== undefined ? Card.noiseSchedule(card) : pfile === undefined ? NS.vpLinear() : Golden.noiseSchedule(Golden.decodeProblem(IO.readJson(pfile), pfile))
+  const p = Prog.compileOrThrow(ns, card?.parameterization ?? 'eps')(s)
   console.log(`noise schedule: ${ns.name}, T = ${ns.T}, t_0 = ${ns.t0}`)
-  console.log(Trace.explain(Prog.compileOrThrow(ns, 'eps')(s)))
+  console.log(Trace.explain(p))
   return 0
 }
 
@@ -243,7 +297,16 @@ const solvers = async (argv: ReadonlyArray<string>): Promise<number> => {
   return 0
 }
 
+const fid = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const M = await import('./model.ts')
+  return M.fid(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', ...M.FLAGS]), scheduleOf)
+}
+
 const compare = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) {
+    const M = await import('./model.ts')
+    return M.compare(IO.parse(argv, ['solvers', 'nfe', 'out', 'teacher-steps', ...M.FLAGS]))
+  }
   const C = await import('./compare.ts')
   return C.main(argv)
 }
@@ -255,6 +318,7 @@ const COMMANDS: Record<string, (argv: ReadonlyArray<string>) => Promise<number>>
   validate,
   solvers,
   compare,
+  fid,
   'from-diffusers': Interop.fromDiffusers,
   search: Search.main,
 }

@@ -4,6 +4,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as Gmm from '../core/Gmm.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as MR from '../models/MeanReverting.ts'
 import type * as Prog from '../run/Program.ts'
 import * as F from '../run/Float64.ts'
@@ -43,8 +44,28 @@ export const backendOf = (s: string | undefined): Backend => {
   return b
 }
 
-/** a runner for the chosen interpreter (Float64: exact; Tfjs: float32 on the chosen backend, selected by `Backends.select`) */
-export const runner = async (interp: Interpreter, backend: Backend = 'wasm'): Promise<Runner> => {
+/** a run's error with the likely bad field of the problem or x_T when a value turned non-finite (Problem.suspect) */
+const explained =
+  (interp: Interpreter, run: Runner): Runner =>
+  async (p, g, xT, seed, mu) => {
+    if (!(xT.length > 0 && xT.length % g.D === 0)) throw new Error(`x_T has ${xT.length} numbers; expected rows of D = ${g.D} (at least one)`)
+    try {
+      return await run(p, g, xT, seed, mu)
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e)
+      if (!/NaN|Infinity/.test(msg)) throw e
+      const s = Problem.suspect(g, xT, mu, interp === 'float64' ? 'float64' : 'float32')
+      throw new Error(
+        `${msg}\nlikely bad field: ${s ?? (interp === 'tfjs' ? 'none found at float64 scale; float32 holds |x| ≤ 3.4e38: run with --interpreter float64 to see which value is not finite' : 'none found (every value of the problem and x_T is of moderate size); check problem.variances, problem.weights and the schedule range (schedule.T, schedule.t_0)')}`,
+      )
+    }
+  }
+
+/** a runner for the chosen interpreter (Float64: exact; Tfjs: float32 on the chosen backend, selected by `Backends.select`); non-finite values name the likely bad field */
+export const runner = async (interp: Interpreter, backend: Backend = 'wasm'): Promise<Runner> => explained(interp, await bare(interp, backend))
+
+/** the runner without the explanation of non-finite values */
+const bare = async (interp: Interpreter, backend: Backend): Promise<Runner> => {
   if (interp === 'float64') return async (p, g, xT, seed = 0, mu) => F.run(p, mu === undefined ? Gmm.eps(g) : MR.eps(g, mu), { D: g.D, seed, ...(mu === undefined ? {} : { mu }) })(xT)
   const Tfjs = await import('../run/Tfjs.ts')
   const TG = await import('../run/TfjsGmm.ts')

@@ -7,6 +7,8 @@
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as Golden from '../interop/Golden.ts'
+import type * as NS from '../core/NoiseSchedule.ts'
+import * as Problem from '../interop/Problem.ts'
 import * as Prog from '../run/Program.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import * as Codec from '../schedule/Codec.ts'
@@ -16,6 +18,7 @@ import * as Ev from '../search/Evolution.ts'
 import * as O from '../search/Objective.ts'
 import * as Pool from '../search/Pool.ts'
 import * as Sp from '../search/Space.ts'
+import * as Docs from './documents.ts'
 import * as IO from './io.ts'
 
 // -------------------------------------------------------------------------------------------------
@@ -62,6 +65,10 @@ export const NFE_RANGE = [2, 50] as const
 export const usage = `usage: stepwise search --problem P.json --nfe N [--seed S] [--budget-evals M] [--minutes T] [--out S.json]
                       [--strategy s3|evolution] [--threads K] [--rows R] [--holdout-rows H] [--holdout-seed S2]
                       [--metric teacher|swd] [--checkpoint PATH] [--resume] [--quiet]
+       stepwise search --model CARD.json --nfe N (--budget-evals E | --minutes T) --out S.json [--rows 32]
+                      [--validation-rows 64] [--holdout-rows 64] [--guidance W] [--class K] [--strategy s3|evolution]
+                      [--teacher-steps 200] [--seed S]
+  (on a trained network: RMS to the cached teacher of the same network; evaluations run in this process)
 
 Searches the best solver schedule for the problem's model at exactly N model evaluations: per-step
 times, prediction type, order, nodes, relaxation, corrector (none / pseudo / implicit = reeval),
@@ -154,7 +161,7 @@ export const readProblem = (file: string): Golden.ProblemFile => {
     throw new Error(
       `${file} has no ${missing.map((k) => `'${k}'`).join(' or ')} key; expected the golden format's {"problem": {K, D, weights, means, variances}, "schedule": {"name": "linear" | "discrete", …}} (other keys are ignored)`,
     )
-  return Golden.decodeProblem(u)
+  return Golden.decodeProblem(u, file)
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -187,22 +194,19 @@ const hash = (text: string): string => {
 }
 
 /** every named solver at this NFE (default grid) that compiles to exactly `nfe` evaluations on ns */
-export const namedAt = (pf: Golden.ProblemFile, nfe: number): ReadonlyArray<{ readonly named: Solvers.Named; readonly schedule: S.SolverSchedule }> => {
-  const ns = Golden.noiseSchedule(pf)
-  return Solvers.all.flatMap((named) => {
+export const namedAt = (ns: NS.NoiseSchedule, nfe: number): ReadonlyArray<{ readonly named: Solvers.Named; readonly schedule: S.SolverSchedule }> =>
+  Solvers.all.flatMap((named) => {
     try {
-      const schedule = named.build({ nfe })
+      const schedule = Docs.checked(named.build({ nfe }), named.id)
       return Prog.compileOrThrow(ns, 'eps')(schedule).nfe === nfe ? [{ named, schedule }] : []
     } catch {
       return []
     }
   })
-}
 
 /** the named solvers as starting points of the search (those that convert into the space) */
-export const seedsOf = (pf: Golden.ProblemFile, sp: Sp.Space): ReadonlyArray<Sp.Candidate> => {
-  const ns = Golden.noiseSchedule(pf)
-  return namedAt(pf, sp.nfe).flatMap(({ schedule }) => {
+export const seedsOf = (ns: NS.NoiseSchedule, sp: Sp.Space): ReadonlyArray<Sp.Candidate> => {
+  return namedAt(ns, sp.nfe).flatMap(({ schedule }) => {
     try {
       return [Sp.fromSchedule(ns, sp)(schedule)]
     } catch {
@@ -216,7 +220,7 @@ export const compareOn = (pf: Golden.ProblemFile, b: O.Batch, searched: S.Solver
   const score = O.score(pf, b)
   const rows: Row[] = [
     { id: 'searched', label: searched.name ?? 'searched schedule', nfe, error: score(searched) },
-    ...namedAt(pf, nfe).map(({ named, schedule }) => ({ id: named.id, label: `${named.label}, ${named.defaultGrid}`, nfe, error: score(schedule) })),
+    ...namedAt(Golden.noiseSchedule(pf), nfe).map(({ named, schedule }) => ({ id: named.id, label: `${named.label}, ${named.defaultGrid}`, nfe, error: score(schedule) })),
   ]
   return rows.sort((x, y) => x.error - y.error)
 }
@@ -236,25 +240,44 @@ const goldenOf = (file: string, nfe: number) => {
   return { best, rows }
 }
 
-/** a progress line: bar, fraction of the budget, time, evaluations, generation, best so far */
-const progressLine = (o: Options, started: number, evals: number, gen: number, best: number, tau: number | undefined): string => {
-  const elapsed = Date.now() - started
+/** a progress line: bar, fraction of the budget, search time, evaluations, generation, best so far */
+const progressLine = (o: Options, elapsed: number, evals: number, gen: number, best: number, tau: number | undefined): string => {
   const frac = Math.min(1, Math.max(Number.isFinite(o.budgetEvals) ? evals / o.budgetEvals : 0, Number.isFinite(o.minutes) ? elapsed / (o.minutes * 60_000) : 0))
   const w = 24
   const fill = Math.round(frac * w)
   return `search nfe ${o.nfe} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${String(Math.round(100 * frac)).padStart(3)}% ${clock(elapsed)} evals ${evals} gen ${gen} best ${fmt(best)}${tau === undefined ? '' : ` τ ${tau.toFixed(2)}`}`
 }
 
+/** a ratio for the tables, '—' when either side is not finite (or the divisor is 0) */
+const ratio = (a: number, b: number, digits = 3): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(digits) : '—')
+
 // -------------------------------------------------------------------------------------------------
 // main
 // -------------------------------------------------------------------------------------------------
 
-/** `stepwise search …`; resolves to the exit code (0 ok, 1 failure, 2 usage) */
+/** a search stopped by SIGINT: its state is in the checkpoint (exit code 130) */
+export class Interrupted extends Error {
+  constructor(
+    readonly checkpoint: string,
+    readonly state: Ev.State,
+  ) {
+    super(`interrupted at generation ${state.generation} after ${state.evals} evaluations (${clock(state.elapsed)} of search); checkpoint written to ${checkpoint}`)
+  }
+}
+
+/** the exit code of an interrupted process (128 + SIGINT) */
+export const INTERRUPTED = 130
+
+/** an argument as a shell word */
+const shellWord = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)
+
+/** `stepwise search …`; resolves to the exit code (0 ok, 1 failure, 2 usage, 130 interrupted: checkpoint written) */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(usage)
     return 0
   }
+  if (argv.includes('--model') || argv.some((x) => x.startsWith('--model='))) return (await import('./searchModel.ts')).main(argv)
   let o: Options
   try {
     o = parse(argv)
@@ -265,6 +288,11 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
     return await search(o)
   } catch (e) {
+    if (e instanceof Interrupted) {
+      const again = [...argv.filter((x) => x !== '--resume'), ...(IO.get(IO.parse(argv, FLAGS, SWITCHES), 'checkpoint') === undefined ? ['--resume'] : [])]
+      console.error(`stepwise search: ${e.message}\nresume with:\n  stepwise search ${again.map(shellWord).join(' ')}`)
+      return INTERRUPTED
+    }
     console.error(`stepwise search: ${e instanceof Error ? e.message : String(e)}`)
     return 1
   }
@@ -284,36 +312,76 @@ export interface Report {
   readonly totalMs: number
 }
 
-/** the search with parsed options, printing through `log`; the progress bar goes to stderr */
-export const execute = async (o: Options, log: (line: string) => void = console.log): Promise<Report> => {
+/** what every stage of a search needs: the problem, its schedule and mixture, the space and the calibration batch */
+interface Ctx {
+  readonly o: Options
+  readonly log: (line: string) => void
+  readonly started: number
+  readonly pf: Golden.ProblemFile
+  readonly ns: ReturnType<typeof Golden.noiseSchedule>
+  readonly space: Sp.Space
+  readonly cal: O.Batch
+  readonly teacherMs: number
+}
+
+/** read the problem, compute the calibration batch, print the header */
+const prepare = (o: Options, log: (line: string) => void): Ctx => {
   const started = Date.now()
   const pf = readProblem(o.problem)
   const ns = Golden.noiseSchedule(pf)
   const g = Golden.gmm(pf)
-  const space = Sp.full(o.nfe)
   const t0 = Date.now()
   const cal = O.batch(o.metric)(pf, o.rows, o.seed)
   const teacherMs = Date.now() - t0
-  const name = `searched ${path.basename(o.problem, '.json')} nfe ${o.nfe} seed ${o.seed}`
+  const muRows = (pf.mu ?? []).flat().length / g.D
+  const mr = ns.meanReverting !== true ? '' : `; mean-reverting: x_T = μ + λ∞·z with the problem's μ (${muRows === 1 ? 'one condition for every row' : `row b: μ's row b mod ${muRows}`})`
   log(`stepwise search: ${path.basename(o.problem)} (D ${g.D}, K ${g.K}, ${ns.name}, t ${ns.T} → ${ns.t0}), NFE ${o.nfe}, seed ${o.seed}, strategy ${o.strategy}`)
   log(
-    `calibration: ${o.rows} start points (seed ${o.seed}); ${o.metric === 'teacher' ? `teacher = exact PF-ODE endpoint of the same model, computed once (${(teacherMs / 1000).toFixed(1)} s)` : `sliced Wasserstein distance to ${o.rows} data samples at t_0 (${O.PROJECTIONS} projections)`}`,
+    `calibration: ${o.rows} start points (seed ${o.seed})${mr}; ${o.metric === 'teacher' ? `teacher = exact PF-ODE endpoint of the same model, computed once (${(teacherMs / 1000).toFixed(1)} s)` : `sliced Wasserstein distance to ${o.rows} data samples at t_0 (${O.PROJECTIONS} projections)`}`,
   )
-  const validating = o.validationRows > 0 && o.metric === 'teacher'
-  const reserve = validating ? (Number.isFinite(o.budgetEvals) ? Math.min(FINALISTS, Math.floor(o.budgetEvals / 10)) : FINALISTS) : 0
-  const settings: Ev.Settings = {
-    ...Ev.defaults(space, o.seed),
-    strategy: o.strategy,
-    budgetEvals: o.budgetEvals - reserve,
-    deadline: Number.isFinite(o.minutes) ? started + o.minutes * 60_000 : Number.POSITIVE_INFINITY,
-    seeds: seedsOf(pf, space),
-  }
-  const fp = fingerprint(o, pf, settings)
-  const resumed = o.resume === 'no' ? undefined : Ck.load(o.checkpoint, space, fp)
+  return { o, log, started, pf, ns, space: Sp.full(o.nfe), cal, teacherMs }
+}
+
+/** the evaluations kept for the validation choice among the finalists */
+const reserveOf = (o: Options): number => (o.validationRows > 0 && o.metric === 'teacher' ? (Number.isFinite(o.budgetEvals) ? Math.min(FINALISTS, Math.floor(o.budgetEvals / 10)) : FINALISTS) : 0)
+
+/** the search's settings: --minutes is search time, continued (not restarted) by --resume */
+const settingsOf = (c: Ctx): Ev.Settings => ({
+  ...Ev.defaults(c.space, c.o.seed),
+  strategy: c.o.strategy,
+  budgetEvals: c.o.budgetEvals - reserveOf(c.o),
+  deadline: Number.POSITIVE_INFINITY,
+  ...(Number.isFinite(c.o.minutes) ? { searchMs: c.o.minutes * 60_000 } : {}),
+  seeds: seedsOf(c.ns, c.space),
+})
+
+/** the checkpoint to resume, if any (refused when it belongs to another search), with what it says */
+const resumeFrom = (c: Ctx, fp: Ck.Fingerprint): Ev.State | undefined => {
+  const { o, log } = c
+  const resumed = o.resume === 'no' ? undefined : Ck.load(o.checkpoint, c.space, fp)
   if (o.resume === 'required' && resumed === undefined) throw new Error(`--resume: no checkpoint at ${o.checkpoint}; run without --resume to start a search`)
-  if (resumed !== undefined) log(`resuming ${o.checkpoint}: generation ${resumed.generation}, ${resumed.evals} evaluations, best ${fmt(resumed.best.score)}`)
-  const ev = await Pool.evaluator(pf, cal, o.threads)
+  if (resumed === undefined) return undefined
+  const left = Number.isFinite(o.minutes) ? o.minutes * 60_000 - resumed.elapsed : Number.POSITIVE_INFINITY
+  log(
+    `resuming ${o.checkpoint}: generation ${resumed.generation}, ${resumed.evals} evaluations, ${clock(resumed.elapsed)} searched, best ${fmt(resumed.best.score)}` +
+      (Number.isFinite(left) ? (left > 0 ? `; ${clock(left)} of --minutes ${o.minutes} left` : `; no search time left of --minutes ${o.minutes} (pass a larger --minutes to search longer)`) : ''),
+  )
+  return resumed
+}
+
+/** run the evolution with the progress bar and checkpoints; SIGINT stops at the next batch boundary and throws Interrupted after checkpointing */
+const evolve = async (c: Ctx, settings: Ev.Settings, fp: Ck.Fingerprint, resumed: Ev.State | undefined): Promise<Ev.State> => {
+  const { o } = c
+  let interrupted = false
+  const onInterrupt = () => {
+    if (interrupted) process.exit(INTERRUPTED) // a second Ctrl-C: quit at once (the last checkpoint stays)
+    interrupted = true
+    process.stderr.write(`\nstepwise search: interrupt — stopping at the next batch and writing the checkpoint (Ctrl-C again to quit at once)\n`)
+  }
+  const ev = await Pool.evaluator(c.pf, c.cal, o.threads)
   const tty = process.stderr.isTTY === true && !o.quiet
+  const loopStart = Date.now()
+  const base = resumed?.elapsed ?? 0
   let lastDraw = 0
   let gen = resumed?.generation ?? 0
   let tau = resumed?.tau
@@ -322,89 +390,110 @@ export const execute = async (o: Options, log: (line: string) => void = console.
     const now = Date.now()
     if (o.quiet || (!force && now - lastDraw < (tty ? 200 : 30_000))) return
     lastDraw = now
-    const line = progressLine(o, started, evals, gen, best, tau)
+    const line = progressLine(o, base + now - loopStart, evals, gen, best, tau)
     process.stderr.write(tty ? `\r${line}` : `${line}\n`)
   }
+  const hooks: Ev.Hooks = {
+    onEvals: (evals, b) => {
+      best = Math.min(best, b)
+      draw(evals)
+    },
+    onGeneration: (s) => {
+      gen = s.generation
+      tau = s.tau
+      best = s.best.score
+      draw(s.evals)
+      // checkpoints at stage boundaries: a resumed S³ run retrains the same predictor
+      if (s.generation % settings.stage === 0) Ck.save(o.checkpoint, fp, s)
+    },
+  }
+  process.on('SIGINT', onInterrupt)
   let state: Ev.State
   try {
-    state = await Ev.run(
-      settings,
-      ev,
-      {
-        onEvals: (evals, b) => {
-          best = Math.min(best, b)
-          draw(evals)
-        },
-        onGeneration: (s) => {
-          gen = s.generation
-          tau = s.tau
-          best = s.best.score
-          draw(s.evals)
-          // checkpoints at stage boundaries: a resumed S³ run retrains the same predictor
-          if (s.generation % settings.stage === 0) Ck.save(o.checkpoint, fp, s)
-        },
-      },
-      resumed,
-    )
+    state = await Ev.run({ ...settings, stop: () => interrupted }, ev, hooks, resumed)
   } finally {
+    process.off('SIGINT', onInterrupt)
     await ev.close()
   }
   Ck.save(o.checkpoint, fp, state)
   draw(state.evals, true)
   if (tty) process.stderr.write('\n')
+  if (interrupted) throw new Interrupted(o.checkpoint, state)
+  return state
+}
 
-  // the validation choice among the finalists (fresh rows; part of the evaluation budget)
-  const finals = Ev.finalists(state, reserve)
-  const validate = reserve > 0 && finals.length > 1 ? O.score(pf, O.teacher(pf, o.validationRows, 500_009 + o.seed)) : undefined
-  const picked = validate === undefined ? { chosen: state.best, index: 0, validation: [] as ReadonlyArray<number> } : Ev.choose(finals, (c) => validate(Sp.toSchedule(ns)(c)))
-  const doc = Sp.toSchedule(ns, name)(picked.chosen.candidate)
+/** why no candidate scored a finite value: the first named solver's failure on the calibration batch */
+const noFinite = (c: Ctx, state: Ev.State): Error => {
+  const named = namedAt(c.ns, c.o.nfe)[0]
+  const why = named === undefined ? undefined : O.failure(c.pf, c.cal)(named.schedule)
+  const field = Problem.suspect(Golden.gmm(c.pf), c.cal.xT, c.cal.mu, 'float64')
+  return new Error(
+    `every one of the ${state.evals} schedules evaluated scored non-finite on the calibration batch (each run failed or produced NaN/∞), so there is no schedule to write` +
+      (why === undefined ? '' : `; e.g. ${named!.named.id}: ${why}`) +
+      (field === undefined ? '' : `\nlikely bad field: ${field}`) +
+      `\ncheck the problem file ${c.o.problem} (its schedule and mixture: 'stepwise sample --problem ${c.o.problem} --solver ddim --nfe ${c.o.nfe} …' shows the first failure)`,
+  )
+}
+
+/** the output document: the validation choice among the finalists (fresh rows; part of the evaluation budget), checked */
+const choose = (c: Ctx, state: Ev.State) => {
+  const { o, pf, ns } = c
+  if (!Number.isFinite(state.best.score)) throw noFinite(c, state)
+  const finals = Ev.finalists(state, reserveOf(o))
+  const validate = reserveOf(o) > 0 && finals.length > 1 ? O.score(pf, O.teacher(pf, o.validationRows, 500_009 + o.seed)) : undefined
+  const picked = validate === undefined ? { chosen: state.best, index: 0, validation: [] as ReadonlyArray<number> } : Ev.choose(finals, (x) => validate(Sp.toSchedule(ns)(x)))
+  const doc = Sp.toSchedule(ns, `searched ${path.basename(o.problem, '.json')} nfe ${o.nfe} seed ${o.seed}`)(picked.chosen.candidate)
   const issues = Codec.check(doc)
   if (issues.length > 0) throw new Error(`internal: the searched schedule does not validate:\n${Codec.format(issues)}`)
   const compiled = Prog.compileOrThrow(ns, 'eps')(doc)
   if (compiled.nfe !== o.nfe || S.nfe(doc) !== o.nfe) throw new Error(`internal: the searched schedule uses ${compiled.nfe} evaluations, not ${o.nfe}`)
-  IO.writeAtomic(o.out, `${JSON.stringify(Codec.encode(doc), null, 2)}\n`)
-  const searchMs = state.elapsed
-  log(
-    `searched ${state.evals + picked.validation.length} schedules in ${(searchMs / 1000).toFixed(1)} s (${state.generation} generations, ${o.threads <= 1 ? 'inline' : `${o.threads} worker threads`}${state.tau === undefined ? '' : `, predictor τ ${state.tau.toFixed(2)}`}); best calibration ${o.metric === 'teacher' ? 'mean L2' : 'SW₁'} ${fmt(state.best.score)}`,
-  )
-  if (picked.validation.length > 0)
-    log(
-      `validation (${o.validationRows} rows, seed ${500_009 + o.seed}) of the ${finals.length} best distinct schedules: chose #${picked.index + 1} (calibration ${fmt(picked.chosen.score)}, validation ${fmt(picked.validation[picked.index]!)}; the calibration best validates at ${fmt(picked.validation[0]!)})`,
-    )
-  log(`wrote ${o.out}: ${doc.steps.length} steps, NFE ${compiled.nfe}; checkpoint ${o.checkpoint}`)
-  log(describe(picked.chosen.candidate))
+  return { doc, picked, finals }
+}
 
-  // held-out comparison: a fresh seed, the exact endpoint as the truth
+/** the held-out comparison (a fresh seed, the exact endpoint as the truth) and the golden file's reference runs, printed */
+const compareAll = (c: Ctx, doc: S.SolverSchedule) => {
+  const { o, pf, log } = c
   const held = O.teacher(pf, o.holdoutRows, o.holdoutSeed)
   const rows = compareOn(pf, held, doc, o.nfe)
   const mine = rows.find((r) => r.id === 'searched')!.error
   log(`\nheld-out: ${o.holdoutRows} start points (seed ${o.holdoutSeed}), mean L2 vs the exact PF-ODE endpoint, NFE ${o.nfe}`)
   log(`  ${'schedule'.padEnd(16)} ${'mean L2'.padStart(9)}  ${'÷ searched'.padStart(10)}  label`)
   const shown = rows.filter((r, i) => i < 9 || r.id === 'dpmpp-2m' || r.id === 'searched')
-  for (const r of shown) log(`  ${r.id.padEnd(16)} ${fmt(r.error).padStart(9)}  ${(r.error / mine).toFixed(2).padStart(10)}  ${r.label}`)
+  for (const r of shown) log(`  ${r.id.padEnd(16)} ${fmt(r.error).padStart(9)}  ${ratio(r.error, mine, 2).padStart(10)}  ${r.label}`)
   const bestNamed = rows.find((r) => r.id !== 'searched')
-  if (bestNamed !== undefined) log(`searched / best named (${bestNamed.id}) = ${(mine / bestNamed.error).toFixed(3)}`)
+  if (bestNamed !== undefined) log(`searched / best named (${bestNamed.id}) = ${ratio(mine, bestNamed.error)}`)
   const gold = goldenOf(o.problem, o.nfe)
-  const goldenRows = gold.rows === undefined ? undefined : O.score(pf, O.given(g.D, gold.rows.xT, gold.rows.x0))(doc)
-  if (gold.best !== undefined) {
-    const onGolden = goldenRows
+  const goldenRows = gold.rows === undefined ? undefined : O.score(pf, O.given(pf.problem.D, gold.rows.xT, gold.rows.x0))(doc)
+  if (gold.best !== undefined)
     log(
       `reference runs in ${path.basename(o.problem)} at NFE ${o.nfe}: best ${gold.best.id} ${fmt(gold.best.error)} (its x_T rows)` +
-        (onGolden === undefined ? '' : `; searched on the same rows ${fmt(onGolden)} → ratio ${(onGolden / gold.best.error).toFixed(3)}`) +
-        `; held-out ratio ${(mine / gold.best.error).toFixed(3)}`,
+        (goldenRows === undefined ? '' : `; searched on the same rows ${fmt(goldenRows)} → ratio ${ratio(goldenRows, gold.best.error)}`) +
+        `; held-out ratio ${ratio(mine, gold.best.error)}`,
     )
-  }
-  const totalMs = Date.now() - started
+  return { rows, ...(gold.best === undefined ? {} : { golden: { ...gold.best, ...(goldenRows === undefined ? {} : { searchedOnItsRows: goldenRows }) } }) }
+}
+
+/** the search with parsed options, printing through `log`; the progress bar goes to stderr; throws Interrupted on SIGINT (checkpoint written) */
+export const execute = async (o: Options, log: (line: string) => void = console.log): Promise<Report> => {
+  const c = prepare(o, log)
+  const settings = settingsOf(c)
+  const fp = fingerprint(o, c.pf, settings)
+  const state = await evolve(c, settings, fp, resumeFrom(c, fp))
+  const { doc, picked, finals } = choose(c, state)
+  IO.writeAtomic(o.out, `${JSON.stringify(Codec.encode(doc), null, 2)}\n`)
+  log(
+    `searched ${state.evals + picked.validation.length} schedules in ${(state.elapsed / 1000).toFixed(1)} s (${state.generation} generations, ${o.threads <= 1 ? 'inline' : `${o.threads} worker threads`}${state.tau === undefined ? '' : `, predictor τ ${state.tau.toFixed(2)}`}); best calibration ${o.metric === 'teacher' ? 'mean L2' : 'SW₁'} ${fmt(state.best.score)}`,
+  )
+  if (picked.validation.length > 0)
+    log(
+      `validation (${o.validationRows} rows, seed ${500_009 + o.seed}) of the ${finals.length} best distinct schedules: chose #${picked.index + 1} (calibration ${fmt(picked.chosen.score)}, validation ${fmt(picked.validation[picked.index]!)}; the calibration best validates at ${fmt(picked.validation[0]!)})`,
+    )
+  log(`wrote ${o.out}: ${doc.steps.length} steps, NFE ${o.nfe}; checkpoint ${o.checkpoint}`)
+  log(describe(picked.chosen.candidate))
+  const { rows, golden } = compareAll(c, doc)
+  const totalMs = Date.now() - c.started
   log(`total ${(totalMs / 1000).toFixed(1)} s`)
-  return {
-    doc,
-    state,
-    heldOut: rows,
-    ...(gold.best === undefined ? {} : { golden: { ...gold.best, ...(goldenRows === undefined ? {} : { searchedOnItsRows: goldenRows }) } }),
-    teacherMs,
-    searchMs,
-    totalMs,
-  }
+  return { doc, state, heldOut: rows, ...(golden === undefined ? {} : { golden }), teacherMs: c.teacherMs, searchMs: state.elapsed, totalMs }
 }
 
 /** the search with parsed options, printing to stdout; exit code 0 */

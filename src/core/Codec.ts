@@ -35,11 +35,11 @@ export const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => 
  */
 export const pathOf = (c: t.Context): string =>
   c
-    .slice(1)
-    .filter((e, i, arr) => {
-      if (e.key === '') return false
-      if (i === 0 || !/^\d+$/.test(e.key)) return true
-      const prev = arr[i - 1]!
+    .filter((e, i) => {
+      if (i === 0 || e.key === '') return false
+      if (!/^\d+$/.test(e.key)) return true
+      // the previous entry, the root included (a union or intersection at the root passes its branches' indices)
+      const prev = c[i - 1]!
       return !(prev.type instanceof t.UnionType || prev.type instanceof t.IntersectionType || prev.actual === e.actual)
     })
     .reduce((acc, e) => (/^\d+$/.test(e.key) ? `${acc}[${e.key}]` : acc === '' ? e.key : `${acc}.${e.key}`), '')

@@ -21,6 +21,8 @@ export interface NoiseSchedule {
   readonly meanReverting?: boolean
   /** the velocity's scale c: v = c·α·ε − (σ/c)·x0 (default 1; mean-reverting IR-SDE: λ_∞, §10.2) */
   readonly vScale?: number
+  /** the times [lo, hi] where α and σ are defined without extrapolation (a table's range); absent: every t > 0 where they are finite */
+  readonly domain?: readonly [number, number]
 }
 
 /** A resolved time point: everything a coefficient rule needs about t. */
@@ -108,7 +110,7 @@ export const vpDiscrete = (opts: { readonly betas: ReadonlyArray<number>; readon
   const laInc = [...logAlphaArray].reverse()
   const tInc = [...tArray].reverse()
   const tOfLa = interpolate(laInc, tInc)
-  return vpFromLogAlpha('vp-discrete', 1, 1e-3, la, tOfLa)
+  return { ...vpFromLogAlpha('vp-discrete', 1, 1e-3, la, tOfLa), domain: [Math.min(...tArray), Math.max(...tArray)] }
 }
 
 /** DDPM betas linspace(β_start, β_end, N) (the default discrete model, N = 1000) */

@@ -4,14 +4,12 @@
  * Reference outputs are never read to produce an output; they are only compared against.
  */
 import * as t from 'io-ts'
-import * as Gmm from '../core/Gmm.ts'
-import * as MR from '../models/MeanReverting.ts'
-import * as NS from '../core/NoiseSchedule.ts'
 import type * as S from '../schedule/SolverSchedule.ts'
 import * as Dpm from '../solvers/Dpm.ts'
 import * as K from '../solvers/K.ts'
 import * as U from '../solvers/UniPC.ts'
-import { decodeOrThrow } from '../core/Codec.ts'
+import { decodeOrThrow, formatIssues } from '../core/Codec.ts'
+import * as Problem from './Problem.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -19,29 +17,8 @@ import { decodeOrThrow } from '../core/Codec.ts'
 
 const Matrix = t.array(t.array(t.number))
 
-/** the `problem` record */
-export const ProblemC = t.type({
-  K: t.number,
-  D: t.number,
-  weights: t.array(t.number),
-  means: Matrix,
-  variances: Matrix,
-})
-
-const ScheduleC = t.union([
-  t.intersection([t.type({ name: t.literal('discrete'), betas: t.array(t.number) }), t.partial({ t_array: t.array(t.number), log_alpha_array: t.array(t.number), T: t.number, t_0: t.number })]),
-  t.intersection([t.type({ name: t.literal('linear') }), t.partial({ beta_0: t.number, beta_1: t.number, T: t.number, t_0: t.number })]),
-  t.intersection([
-    t.type({ name: t.literal('mean_reverting'), lambda_inf: t.number }),
-    t.partial({ theta: t.union([t.literal('cosine'), t.literal('linear'), t.literal('constant')]), alpha_T: t.number, T: t.number, t_0: t.number }),
-  ]),
-])
-
-/**
- * what `sample` and `search` need: a problem and a schedule (other keys ignored); a mean_reverting schedule also
- * needs `mu`, the condition: one row of D numbers for every sample, or one row per sample (N × D, like x_T)
- */
-export const ProblemFileC = t.intersection([t.type({ problem: ProblemC, schedule: ScheduleC }), t.partial({ mu: t.union([t.array(t.number), Matrix]) })])
+/** the problem-file codec and checks live in Problem.ts; re-exported here for the golden format's users */
+export const ProblemFileC = Problem.ProblemFileC
 
 const RunC = t.intersection([
   t.type({
@@ -60,8 +37,8 @@ export const GoldenC = t.intersection([
   t.partial({ ground_truth: t.type({ x_0: Matrix }), golden_rows: t.number, format: t.string }),
 ])
 
-/** a decoded problem file: the mixture and its noise schedule */
-export type ProblemFile = t.TypeOf<typeof ProblemFileC>
+/** a decoded problem file: the mixture and its noise schedule (Problem.ts) */
+export type ProblemFile = Problem.ProblemFile
 /** a decoded golden file */
 export type Golden = t.TypeOf<typeof GoldenC>
 /** one reference run of a golden file */
@@ -71,47 +48,29 @@ export type Run = t.TypeOf<typeof RunC>
 // constructors
 // -------------------------------------------------------------------------------------------------
 
-/** decode a problem file (throws a path-naming error) */
-export const decodeProblem = (u: unknown): ProblemFile => decodeOrThrow(ProblemFileC, 'problem file')(u)
-/** decode a golden file (throws a path-naming error) */
-export const decodeGolden = (u: unknown): Golden => decodeOrThrow(GoldenC, 'golden file')(u)
+/** decode a problem file: structure and cross-field checks (Problem.ts; throws listing every issue with its path) */
+export const decodeProblem = (u: unknown, file?: string): ProblemFile => Problem.decodeOrThrow(u, file)
+
+/** decode a golden file: the problem part checked as a problem file, x_T as start points of width D (throws a path-naming error) */
+export const decodeGolden = (u: unknown, file = 'golden file'): Golden => {
+  const g = decodeOrThrow(GoldenC, file)(u)
+  const issues = [...Problem.check(g), ...Problem.startIssues(g.x_T, g.problem.D).map((i) => ({ ...i, path: `x_T.${i.path}` }))]
+  if (issues.length > 0) throw new Error(`invalid ${file}:\n${formatIssues(issues)}`)
+  return g
+}
 
 // -------------------------------------------------------------------------------------------------
 // destructors
 // -------------------------------------------------------------------------------------------------
 
 /** the noise schedule of a problem file, over its [t_0, T] */
-export const noiseSchedule = (f: ProblemFile): NS.NoiseSchedule => {
-  const s = f.schedule
-  const ns =
-    s.name === 'discrete'
-      ? NS.vpDiscrete({
-          betas: s.betas,
-          ...(s.t_array === undefined ? {} : { tArray: s.t_array }),
-          ...(s.log_alpha_array === undefined ? {} : { logAlphaArray: s.log_alpha_array }),
-        })
-      : s.name === 'linear'
-        ? NS.vpLinear(s.beta_0 ?? 0.1, s.beta_1 ?? 20)
-        : MR.schedule({ lambdaInf: s.lambda_inf, ...(s.theta === undefined ? {} : { theta: s.theta }), ...(s.alpha_T === undefined ? {} : { alphaT: s.alpha_T }) })
-  return NS.withRange(s.T ?? 1, s.t_0 ?? 1e-3)(ns)
-}
+export const noiseSchedule = Problem.noiseSchedule
 
 /** the condition μ of a mean-reverting problem for N rows (row-major N·D), undefined for the other schedules; throws on a mismatch */
-export const muOf = (f: ProblemFile, N: number): Float64Array | undefined => {
-  const mr = f.schedule.name === 'mean_reverting'
-  if (f.mu === undefined) {
-    if (mr) throw new Error('a mean_reverting schedule needs the condition: add "mu" (D numbers for every row, or N rows of D like x_T)')
-    return undefined
-  }
-  if (!mr) throw new Error(`"mu" is the condition of a mean_reverting schedule (schedule is ${f.schedule.name}); remove it`)
-  const flat = f.mu.flat()
-  const D = f.problem.D
-  if (!(flat.length === D || flat.length === N * D)) throw new Error(`"mu" has ${flat.length} numbers; expected D = ${D} (one condition for every row) or N·D = ${N * D} (one row per sample)`)
-  return MR.rowsOf(flat, N, D)
-}
+export const muOf = Problem.muOf
 
 /** the mixture of a problem file */
-export const gmm = (f: ProblemFile): Gmm.Gmm => f.problem
+export const gmm = Problem.gmm
 
 const str = (p: Record<string, unknown>, k: string): string => {
   const v = p[k]

@@ -1,6 +1,12 @@
 /**
  * A dependency-free SVG writer for log-log line charts (error against NFE): series of (x, y) points
  * with labels, decade ticks on both axes, a legend and a title. Pure functions from a spec to text.
+ *
+ * The markup keeps to what every renderer draws alike (browsers, librsvg's rsvg-convert, ImageMagick's own
+ * MSVG renderer): panels are <g transform="translate(…)"> groups, not nested <svg> viewports (ImageMagick
+ * draws those all at the origin); nothing needs clipping (every point lies inside the padded domain, and
+ * ImageMagick inverts clip paths); a decade's exponent is a second, smaller <text>, not a <tspan dy> (which
+ * ImageMagick ignores) nor a Unicode superscript (its fonts lack ⁻); filled shapes say stroke="none".
  */
 
 // -------------------------------------------------------------------------------------------------
@@ -55,8 +61,31 @@ const logDomain = (vs: ReadonlyArray<number>): readonly [number, number] => {
   return [lo - pad, hi + pad]
 }
 
-/** decade k as text: 1, 10, 100 or 10^k with a superscript */
-const decadeLabel = (k: number): string => (k >= 0 && k <= 3 ? String(10 ** k) : `10<tspan dy="-6" font-size="9">${k < 0 ? '−' : ''}${Math.abs(k)}</tspan>`)
+/** a tick label: its text and, for 10^k, the exponent drawn raised and smaller after it */
+interface Label {
+  readonly text: string
+  readonly exponent?: string
+}
+
+/** decade k: 1, 10, 100, 1000 or 10 with exponent k */
+const decadeLabel = (k: number): Label => (k >= 0 && k <= 3 ? { text: String(10 ** k) } : { text: '10', exponent: `${k < 0 ? '−' : ''}${Math.abs(k)}` })
+
+/** approximate advance widths of sans-serif digits at 11px and at the exponent's 9px */
+const DIGIT_W = 6.1
+const EXP_W = 5.1
+const EXP_SIZE = 9
+
+/**
+ * a label as <text> elements anchored at x by `anchor` (end: its right edge at x; middle: centred on x);
+ * an exponent is its own <text> raised by 6px, placed after the base by the estimated width of the base
+ */
+export const labelText = (l: Label, x: number, y: number, anchor: 'end' | 'middle'): string => {
+  if (l.exponent === undefined) return `<text x="${n2(x)}" y="${n2(y)}" text-anchor="${anchor}">${l.text}</text>`
+  const wb = DIGIT_W * l.text.length
+  const we = EXP_W * l.exponent.length
+  const x0 = anchor === 'end' ? x - wb - we : x - (wb + we) / 2
+  return `<text x="${n2(x0)}" y="${n2(y)}">${l.text}</text><text x="${n2(x0 + wb)}" y="${n2(y - 6)}" font-size="${EXP_SIZE}">${l.exponent}</text>`
+}
 
 /** a tick value's label: shortest of toPrecision(1..3) */
 const valueLabel = (v: number): string => {
@@ -66,7 +95,7 @@ const valueLabel = (v: number): string => {
 
 interface Tick {
   readonly at: number // log10 value
-  readonly label?: string
+  readonly label?: Label
   readonly major: boolean
 }
 
@@ -85,9 +114,9 @@ const ticksOf = (lo: number, hi: number, extra: ReadonlyArray<number>): Readonly
     [2, 3, 4, 5, 6, 7, 8, 9]
       .map((m) => ({ m, at: k + Math.log10(m) }))
       .filter(({ at }) => inside(at) && !near(at))
-      .map(({ m, at }): Tick => (labelMinor ? { at, major: false, label: valueLabel(m * 10 ** k) } : { at, major: false })),
+      .map(({ m, at }): Tick => (labelMinor ? { at, major: false, label: { text: valueLabel(m * 10 ** k) } } : { at, major: false })),
   )
-  const extras: Tick[] = extraLogs.filter((l) => !ks.some((k) => Math.abs(k - l) < 1e-9)).map((l) => ({ at: l, major: false, label: valueLabel(10 ** l) }))
+  const extras: Tick[] = extraLogs.filter((l) => !ks.some((k) => Math.abs(k - l) < 1e-9)).map((l) => ({ at: l, major: false, label: { text: valueLabel(10 ** l) } }))
   return [...majors, ...minors, ...extras]
 }
 
@@ -95,13 +124,13 @@ const marker = (shape: (typeof shapes)[number], x: number, y: number, color: str
   const r = 3
   switch (shape) {
     case 'circle':
-      return `<circle cx="${n2(x)}" cy="${n2(y)}" r="${r}" fill="${color}"/>`
+      return `<circle cx="${n2(x)}" cy="${n2(y)}" r="${r}" fill="${color}" stroke="none"/>`
     case 'square':
-      return `<rect x="${n2(x - r)}" y="${n2(y - r)}" width="${2 * r}" height="${2 * r}" fill="${color}"/>`
+      return `<rect x="${n2(x - r)}" y="${n2(y - r)}" width="${2 * r}" height="${2 * r}" fill="${color}" stroke="none"/>`
     case 'triangle':
-      return `<path d="M${n2(x)} ${n2(y - r - 1)}L${n2(x + r + 1)} ${n2(y + r)}L${n2(x - r - 1)} ${n2(y + r)}Z" fill="${color}"/>`
+      return `<path d="M${n2(x)} ${n2(y - r - 1)}L${n2(x + r + 1)} ${n2(y + r)}L${n2(x - r - 1)} ${n2(y + r)}Z" fill="${color}" stroke="none"/>`
     case 'diamond':
-      return `<path d="M${n2(x)} ${n2(y - r - 1)}L${n2(x + r + 1)} ${n2(y)}L${n2(x)} ${n2(y + r + 1)}L${n2(x - r - 1)} ${n2(y)}Z" fill="${color}"/>`
+      return `<path d="M${n2(x)} ${n2(y - r - 1)}L${n2(x + r + 1)} ${n2(y)}L${n2(x)} ${n2(y + r + 1)}L${n2(x - r - 1)} ${n2(y)}Z" fill="${color}" stroke="none"/>`
   }
 }
 
@@ -135,8 +164,8 @@ const body = (spec: Spec): { readonly svg: string; readonly width: number; reado
     ...yTicks.map((t) => `<line x1="${left - (t.major ? 6 : 3)}" y1="${n2(ly(t.at))}" x2="${left}" y2="${n2(ly(t.at))}" stroke="#333"/>`),
   ]
   const tickLabels = [
-    ...xTicks.flatMap((t) => (t.label === undefined ? [] : [`<text x="${n2(lx(t.at))}" y="${bottom + 20}" text-anchor="middle">${t.label}</text>`])),
-    ...yTicks.flatMap((t) => (t.label === undefined ? [] : [`<text x="${left - 9}" y="${n2(ly(t.at) + 4)}" text-anchor="end">${t.label}</text>`])),
+    ...xTicks.flatMap((t) => (t.label === undefined ? [] : [labelText(t.label, lx(t.at), bottom + 20, 'middle')])),
+    ...yTicks.flatMap((t) => (t.label === undefined ? [] : [labelText(t.label, left - 9, ly(t.at) + 4, 'end')])),
   ]
   const lines = spec.series.flatMap((s, i) => {
     const color = palette[i % palette.length]!
@@ -168,7 +197,7 @@ const body = (spec: Spec): { readonly svg: string; readonly width: number; reado
     )
   })
   const svg = [
-    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<rect width="${width}" height="${height}" fill="white" stroke="none"/>`,
     `<text x="${n2((left + right) / 2)}" y="24" text-anchor="middle" font-size="14" font-weight="bold">${escape(spec.title)}</text>`,
     ...grid,
     `<rect x="${left}" y="${top}" width="${n2(right - left)}" height="${n2(bottom - top)}" fill="none" stroke="#333"/>`,
@@ -195,12 +224,12 @@ export const loglog = (spec: Spec): string => {
   return `${open(b.width, b.height)}\n${b.svg}\n</svg>\n`
 }
 
-/** several log-log charts stacked vertically in one SVG document (one nested <svg> per chart) */
+/** several log-log charts stacked vertically in one SVG document: chart i is a <g class="panel" transform="translate(0 y_i)"> */
 export const stack = (specs: ReadonlyArray<Spec>): string => {
   const bs = specs.map(body)
   const width = Math.max(0, ...bs.map((b) => b.width))
   const ys = bs.map((_, i) => bs.slice(0, i).reduce((acc, b) => acc + b.height, 0))
   const height = bs.reduce((acc, b) => acc + b.height, 0)
-  const panels = bs.map((b, i) => `<svg x="0" y="${ys[i]}" width="${b.width}" height="${b.height}" viewBox="0 0 ${b.width} ${b.height}">\n${b.svg}\n</svg>`)
+  const panels = bs.map((b, i) => `<g class="panel" transform="translate(0 ${ys[i]})">\n${b.svg}\n</g>`)
   return `${open(width, height)}\n${panels.join('\n')}\n</svg>\n`
 }

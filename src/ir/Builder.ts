@@ -93,6 +93,52 @@ export interface Builder {
 // constructors
 // -------------------------------------------------------------------------------------------------
 
+/**
+ * the prediction p at an entry, as a form over the entry's refs: p = a.x·xe + a.out·out (+ the μ term of a
+ * mean-reverting problem: −(a.x + κ·a.out)·μ, κ = the native output's μ content)
+ */
+const predictionAt =
+  (ns: NS.NoiseSchedule, param: P.Parameterization, mr: boolean) =>
+  (p: P.Prediction, id: number, q: NS.Point): I.Form => {
+    const a = P.toPrediction(param, p, ns.vScale)(q)
+    // the x the model saw (the entry's x until a pseudo corrector commits there; kept apart so the
+    // coefficients are summed in the same order as the reference implementations)
+    const xe: I.Ref = { kind: 'xe', id }
+    return I.plus(
+      [
+        [a.x, xe],
+        [a.out, { kind: 'out', id }],
+      ],
+      mr ? [[-(a.x + P.muContent(param) * a.out), { kind: 'mu' }]] : [],
+    )
+  }
+
+/** a combine whose coefficients are rebuilt per row (rows at per-sample times of the moved points `gs`), keyed by those rows' times */
+const perRowCombine = (
+  step: number,
+  role: I.Role,
+  f: I.Form,
+  gs: ReadonlyArray<number>,
+  build: (at: At) => I.Form,
+  rowAt: (rows: I.RowPoints, b: number) => At,
+  keyOf: (rows: I.RowPoints, b: number, gs: ReadonlyArray<number>) => string,
+  extra: Extra,
+): I.Instr => {
+  const terms = I.refsOf(f)
+  const coefs = (_: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<I.Coef> => {
+    const B = rows(gs[0]!)?.length ?? 0
+    return I.perRow(terms, B, (b) => [keyOf(rows, b, gs), () => build(rowAt(rows, b))])
+  }
+  return {
+    op: 'combine',
+    step,
+    role,
+    terms,
+    ...extra,
+    adapt: { measure: [], coefs, describe: `per-sample coefficients (points ${gs.join(', ')} at per-sample times)`, nominal: I.tidy(f) },
+  }
+}
+
 /** a fresh builder over the resolved grid points */
 export const make = (
   ns: NS.NoiseSchedule,
@@ -149,21 +195,7 @@ export const make = (
     setFresh: (f) => {
       fresh = f
     },
-    pred: (p, g, q = points[g]!) => {
-      const id = entry(g)
-      const a = P.toPrediction(param, p, ns.vScale)(q)
-      // the x the model saw (the entry's x until a pseudo corrector commits there; kept apart so the
-      // coefficients are summed in the same order as the reference implementations)
-      const xe: I.Ref = { kind: 'xe', id }
-      // mean-reverting: m_y = a.x·(x − μ) + a.out·(out − κ·μ), κ = the native output's μ content (the clean x0: 1)
-      return I.plus(
-        [
-          [a.x, xe],
-          [a.out, { kind: 'out', id }],
-        ],
-        mr ? [[-(a.x + P.muContent(param) * a.out), { kind: 'mu' }]] : [],
-      )
-    },
+    pred: (p, g, q = points[g]!) => predictionAt(ns, param, mr)(p, entry(g), q),
     nominal,
     rowAt,
     movedIn,
@@ -177,20 +209,8 @@ export const make = (
     emit: (step, role, build, extra = {}) => {
       const f = build(nominal)
       const gs = movedIn(f)
-      if (gs.length === 0) return combine(step, role, f, extra)
-      const terms = I.refsOf(f)
-      const coefs = (_: ReadonlyArray<I.RowStats>, rows: I.RowPoints): ReadonlyArray<I.Coef> => {
-        const B = rows(gs[0]!)?.length ?? 0
-        return I.perRow(terms, B, (b) => [keyOf(rows, b, gs), () => build(rowAt(rows, b))])
-      }
-      push({
-        op: 'combine',
-        step,
-        role,
-        terms,
-        ...extra,
-        adapt: { measure: [], coefs, describe: `per-sample coefficients (points ${gs.join(', ')} at per-sample times)`, nominal: I.tidy(f) },
-      })
+      if (gs.length === 0) combine(step, role, f, extra)
+      else push(perRowCombine(step, role, f, gs, build, rowAt, keyOf, extra))
     },
     get: <A>(slot: Slot<A>): A => {
       // a slot's value is created once per compile and owned by its step behaviour

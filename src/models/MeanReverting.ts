@@ -133,6 +133,7 @@ export const schedule = (o: { readonly lambdaInf: number; readonly theta?: Theta
     T: o.T ?? 1,
     t0: o.t0 ?? 1e-3,
     meanReverting: true,
+    domain: [0, 1],
     lambdaInf: li,
     vScale: li,
     alpha: (t) => Math.exp(logAlpha(t)),

@@ -141,7 +141,11 @@ export const env = (model: Model, o: Options = {}): Prog.Env<Float64Array> => ({
   model: (x, at, subset) => {
     const out = model(x, at, subset)
     const k = firstBad(out)
-    if (k >= 0) throw Object.assign(new Error(`model output is ${out[k]} at element ${k} (t = ${at.t})`), { step: -1 })
+    if (k >= 0)
+      throw Object.assign(
+        new Error(`model output is ${out[k]} at element ${k}${o.D === undefined ? '' : ` (row ${Math.floor(k / o.D)}, column ${k % o.D})`} at t = ${at.t} (α = ${at.alpha}, σ = ${at.sigma})`),
+        { step: -1 },
+      )
     return out
   },
   check: (x, step, role) => {

@@ -432,7 +432,11 @@ const check = (x: tf.Tensor2D, step: number, role: string): void => {
   if (Number.isFinite(checksums.get(x.dataId) ?? tf.sum(x).dataSync()[0]!)) return
   const v = x.dataSync()
   const k = firstBad(v)
-  if (k >= 0) throw stepError(step, `the ${role} produced ${v[k]} at element ${k}; the model or the step coefficients are not finite here (try a lower order or a grid that avoids this time)`)
+  if (k >= 0)
+    throw stepError(
+      step,
+      `the ${role} produced ${v[k]} at element ${k} (row ${Math.floor(k / x.shape[1])}, column ${k % x.shape[1]}): a float32 overflow (|x| above 3.4e38; squared distances overflow from |x| ≈ 1.8e19) or a non-finite model output; this interpreter does not check model outputs, the Float64 interpreter names the first non-finite value`,
+    )
 }
 
 /** every tensor a state holds: x, the registers, and each entry's x, xe, out, vel */

@@ -44,6 +44,10 @@ export interface Settings {
   readonly budgetEvals: number
   /** stop at the first batch boundary after this time (ms since the epoch; ∞ = none) */
   readonly deadline: number
+  /** stop at the first batch boundary after this much search time (ms, counted in `State.elapsed`, so a resumed run continues the remaining time) */
+  readonly searchMs?: number
+  /** stop at the next batch boundary when this turns true (an interrupt: the caller checkpoints the state `run` returns) */
+  readonly stop?: () => boolean
   /** islands (independent sub-populations) */
   readonly islands: number
   /** generations between ring migrations */
@@ -152,7 +156,9 @@ export const select = (size: number, xs: ReadonlyArray<Scored>): ReadonlyArray<S
   return out
 }
 
-const remaining = (st: Settings, s: { readonly evals: number }): number => (Date.now() >= st.deadline ? 0 : Math.max(0, st.budgetEvals - s.evals))
+/** the deadline has passed or the caller asked to stop */
+const stopped = (st: Settings): boolean => Date.now() >= st.deadline || st.stop?.() === true
+const remaining = (st: Settings, s: { readonly evals: number }): number => (stopped(st) ? 0 : Math.max(0, st.budgetEvals - s.evals))
 
 /** the fraction of the budget used: the larger of evaluations and time (time only with a deadline) */
 const progress = (st: Settings, s: { readonly evals: number }, started: number): number =>
@@ -244,7 +250,7 @@ export const refine = async (
   const live = (l: Local) => l.nm.evals + NM.ask(l.nm).length <= l.budget && (l.nm.simplex.length === 1 || NM.size(l.nm) > 1e-6)
   for (;;) {
     const active = locals.filter(live)
-    if (active.length === 0 || Date.now() >= st.deadline) break
+    if (active.length === 0 || stopped(st)) break
     const asks = active.map((l) => NM.ask(l.nm).map(Sp.withCoordinates(st.space, l.base)))
     const scores = await ev.evaluate(asks.flat())
     used += scores.length
@@ -404,12 +410,14 @@ export const generation = async (st: Settings, ev: Pool.Evaluator, s: State, ran
 export const done = (st: Settings, s: State): boolean => remaining(st, s) === 0
 
 /**
- * run from `from` (a resumed state) or from scratch until the budget or the deadline is exhausted;
+ * run from `from` (a resumed state) or from scratch until the budget, the deadline or `searchMs` is exhausted or `stop` turns true;
  * S³ retrains its predictor at every stage boundary (generation ≡ 0 mod stage) once 64 evaluations exist
  */
-export const run = async (st: Settings, ev: Pool.Evaluator, hooks: Hooks = {}, from?: State): Promise<State> => {
+export const run = async (settings: Settings, ev: Pool.Evaluator, hooks: Hooks = {}, from?: State): Promise<State> => {
   const t0 = Date.now()
   const base = from?.elapsed ?? 0
+  // searchMs counts the search time of every run (State.elapsed): the deadline of this one is what is left
+  const st = settings.searchMs === undefined ? settings : { ...settings, deadline: Math.min(settings.deadline, t0 + settings.searchMs - base) }
   const timed = (x: State): State => ({ ...x, elapsed: base + (Date.now() - t0) })
   let s = from ?? timed(await init(st, ev))
   if (from === undefined) await hooks.onGeneration?.(s)

@@ -7,6 +7,7 @@ import * as OP from '../core/OrderPolicy.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 import type { Named } from './index.ts'
+import * as P from './Params.ts'
 
 // -------------------------------------------------------------------------------------------------
 // constructors
@@ -36,16 +37,16 @@ const named_ = (order: 2 | 3): Named => ({
   defaultGrid: 'logSNR',
   needs: ['ems'],
   params: {
-    corrector: { doc: 'pseudo corrector after every step but the last (default true)', values: ['true', 'false'] },
-    lowerOrderFinalBelow: { doc: 'lower the order at the end when steps < this (default 10; reference v3: inf = always)', values: ['<number>', 'inf'] },
+    corrector: P.flag('pseudo corrector after every step but the last (default true)'),
+    lowerOrderFinalBelow: P.number('lower the order at the end when steps < this (default 10; reference v3: inf = always)', { min: 0, inf: true }),
   },
   build: (o) =>
     v3({
       nfe: o.nfe,
       ...(o.grid === undefined ? {} : { grid: o.grid }),
       order,
-      corrector: o.set?.['corrector'] !== 'false',
-      lowerOrderFinalBelow: o.set?.['lowerOrderFinalBelow'] === 'inf' ? Infinity : Number(o.set?.['lowerOrderFinalBelow'] ?? 10),
+      corrector: P.bool(o.set, 'corrector', true),
+      lowerOrderFinalBelow: P.num(o.set, 'lowerOrderFinalBelow', 10),
     }),
 })
 

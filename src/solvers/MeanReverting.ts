@@ -13,7 +13,8 @@ import * as OP from '../core/OrderPolicy.ts'
 import type { Prediction } from '../core/Parameterization.ts'
 import * as S from '../schedule/SolverSchedule.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
-import type { Named, Param } from './index.ts'
+import type { Named } from './index.ts'
+import * as P from './Params.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -59,16 +60,16 @@ export const sde = (o: Common & Driver & { readonly order: 1 | 2 }): S.SolverSch
 // instances
 // -------------------------------------------------------------------------------------------------
 
-const prediction: Param = { doc: "'data' (default, recommended) or 'noise' (unstable at few steps, §10.3)", values: ['data', 'noise'] }
-const parity: Param = { doc: "'exact' (default) or 'reference' (halved second derivative, as the MRS code)", values: ['exact', 'reference'] }
-const lofBelow: Param = { doc: 'lower the order at the end when steps < this (default 10, as the MRS reference; 0 = never; inf = always)', values: ['<number>', 'inf'] }
-const eulerAtFinal: Param = { doc: "first-order last step (default 'true'; 'false' = the reference's full-order last step)", values: ['true', 'false'] }
+const prediction = P.choice("'data' (default, recommended) or 'noise' (unstable at few steps, §10.3)", ['data', 'noise'])
+const parity = P.choice("'exact' (default) or 'reference' (halved second derivative, as the MRS code)", ['exact', 'reference'])
+const lofBelow = P.number('lower the order at the end when steps < this (default 10, as the MRS reference; 0 = never; inf = always)', { min: 0, inf: true })
+const eulerAtFinal = P.flag("first-order last step (default 'true'; 'false' = the reference's full-order last step)")
 
-/** the driver options from `--set` */
-const driver = (set: Readonly<Record<string, string>> | undefined): Driver => ({
-  prediction: set?.['prediction'] === 'noise' ? 'noise' : 'data',
-  lowerOrderFinalBelow: set?.['lowerOrderFinalBelow'] === undefined ? 10 : set['lowerOrderFinalBelow'] === 'inf' ? Infinity : Number(set['lowerOrderFinalBelow']),
-  eulerAtFinal: set?.['eulerAtFinal'] !== 'false',
+/** the driver options from a checked `--set` */
+const driver = (set: P.Sets | undefined): Driver => ({
+  prediction: P.word(set, 'prediction', ['data', 'noise'], 'data'),
+  lowerOrderFinalBelow: P.num(set, 'lowerOrderFinalBelow', 10),
+  eulerAtFinal: P.bool(set, 'eulerAtFinal', true),
 })
 
 /** declared order: with the first-order last step, min(p, 2) asymptotically */
@@ -78,7 +79,7 @@ const odeNamed = (order: 1 | 2 | 3): Named => ({
   order: Math.min(order, 2),
   defaultGrid: 'time_uniform',
   params: { prediction, ...(order === 3 ? { parity } : {}), lowerOrderFinalBelow: lofBelow, eulerAtFinal },
-  build: (o) => ode({ nfe: o.nfe, ...(o.grid === undefined ? {} : { grid: o.grid }), order, ...driver(o.set), parity: o.set?.['parity'] === 'reference' ? 'reference' : 'exact' }),
+  build: (o) => ode({ nfe: o.nfe, ...(o.grid === undefined ? {} : { grid: o.grid }), order, ...driver(o.set), parity: P.word(o.set, 'parity', ['exact', 'reference'], 'exact') }),
 })
 
 const sdeNamed = (order: 1 | 2): Named => ({

@@ -12,6 +12,7 @@ import * as Pndm from './Pndm.ts'
 import * as U from './UniPC.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
 import type { Named, Param } from './index.ts'
+import * as P from './Params.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -119,27 +120,18 @@ export const timeShiftDpmpp2m = (o: Common & { readonly window: number; readonly
 // instances
 // -------------------------------------------------------------------------------------------------
 
-const number = (set: Readonly<Record<string, string>> | undefined, key: string, d: number): number => {
-  const v = set?.[key]
-  if (v === undefined) return d
-  const x = Number(v)
-  if (!Number.isFinite(x)) throw new Error(`--set ${key}=${v}: expected a number`)
-  return x
+const number = P.num
+const choice = <A extends string>(set: P.Sets | undefined, key: string, values: ReadonlyArray<A>, d: A): A => P.word(set, key, values, d)
+const optional = (set: P.Sets | undefined, key: string): { readonly k?: number } => {
+  const k = P.optionalNum(set, key)
+  return k === undefined ? {} : { k }
 }
-const choice = <A extends string>(set: Readonly<Record<string, string>> | undefined, key: string, values: ReadonlyArray<A>, d: A): A => {
-  const v = set?.[key]
-  if (v === undefined) return d
-  const a = values.find((x) => x === v)
-  if (a === undefined) throw new Error(`--set ${key}=${v}: expected one of ${values.join(', ')}`)
-  return a
-}
-const optional = (set: Readonly<Record<string, string>> | undefined, key: string): { readonly k?: number } => (set?.[key] === undefined ? {} : { k: number(set, key, 0) })
 
-const base: Param = { doc: "the multistep method: 'plms' (default; AB-k on ε, ρ-Euler), 'dpmpp-2m', 'unipc' (bh2, data)", values: [...BASES] }
-const beta: Param = { doc: 'EMA weight β ∈ (0, 1] (default 0.8; 1 = the base solver)', values: ['0.5', '0.8', '0.9', '1'] }
-const kParam: Param = { doc: 'order k of the base: plms 1–5 (default 4), unipc 1–5 (default 2), dpmpp-2m 1–2 (default 2)', values: ['1', '2'] }
-const window: Param = { doc: 'window size w: candidates within ±⌊w/2⌋ integer times of the nominal target (1 = the base solver)', values: ['1', '2', '5', '10', '30'] }
-const cutoff: Param = { doc: 'shift only while the nominal target is above cutoff/1000 (≥ 1000·T: the base solver)', values: ['0', '300', '550', '1000'] }
+const base = P.choice("the multistep method: 'plms' (default; AB-k on ε, ρ-Euler), 'dpmpp-2m', 'unipc' (bh2, data)", BASES)
+const beta = P.number('EMA weight β ∈ (0, 1] (default 0.8; 1 = the base solver)', { min: 0, above: true, max: 1, examples: ['0.5', '0.8', '0.9', '1'] })
+const kParam = P.number('order k of the base: plms 1–5 (default 4), unipc 1–5 (default 2), dpmpp-2m 1–2 (default 2)', { min: 1, max: 5, integer: true, examples: ['1', '2'] })
+const window = P.number('window size w: candidates within ±⌊w/2⌋ integer times of the nominal target (1 = the base solver)', { min: 1, integer: true, examples: ['1', '2', '5', '10', '30'] })
+const cutoff = P.number('shift only while the nominal target is above cutoff/1000 (≥ 1000·T: the base solver)', { min: 0, examples: ['0', '300', '550', '1000'] })
 
 const momentum = (kind: 'hb' | 'nt', label: string): Named => ({
   id: kind,
@@ -150,9 +142,7 @@ const momentum = (kind: 'hb' | 'nt', label: string): Named => ({
     beta,
     base,
     order: kParam,
-    ...(kind === 'hb'
-      ? { parity: { doc: "'exact' (default) or 'reference' (base unipc: momentum-diffusion's UniPC: no momentum on UniP, σ-scaled corrector EMA)", values: ['exact', 'reference'] } }
-      : {}),
+    ...(kind === 'hb' ? { parity: P.choice("'exact' (default) or 'reference' (base unipc: momentum-diffusion's UniPC: no momentum on UniP, σ-scaled corrector EMA)", ['exact', 'reference']) } : {}),
   },
   build: (o) =>
     heavyBall({
@@ -197,7 +187,15 @@ export const named: ReadonlyArray<Named> = [
     label: 'GHVB (generalized heavy ball, real order o: k = ⌊o⌋+1, β = o − ⌊o⌋)',
     order: 2,
     defaultGrid: 'time_uniform',
-    params: { order: { doc: 'real order o (default 1.8; k = ⌊o⌋+1 ≤ 5 on plms and unipc, e.g. 3.8; ≤ 2 on dpmpp-2m; integer o: the base of order o)', values: ['0.5', '1.5', '1.8', '2'] }, base },
+    params: {
+      order: P.number('real order o (default 1.8; k = ⌊o⌋+1 ≤ 5 on plms and unipc, e.g. 3.8; ≤ 2 on dpmpp-2m; integer o: the base of order o)', {
+        min: 0,
+        above: true,
+        max: 5,
+        examples: ['0.5', '1.5', '1.8', '2'],
+      }),
+      base,
+    },
     build: (o) => ghvb({ nfe: o.nfe, ...grid(o), order: number(o.set, 'order', 1.8), base: choice(o.set, 'base', BASES, 'plms') }),
   },
   shift('time-shift-ddim', 'TS-DDIM (time shift, Var(x) matching; w 2, cutoff 300)', 0, 'time_uniform', 2, 300, timeShiftDdim),
@@ -210,6 +208,6 @@ export const named: ReadonlyArray<Named> = [
     30,
     300,
     (o) => timeShiftDpmpp2m({ ...o, parity: choice(o.set, 'parity', ['exact', 'reference'], 'exact') }),
-    { parity: { doc: "'exact' (default, Var(x)) or 'reference' (Var of the model output, lower order at the end below 15 steps, as TS-DPM's DPM-Solver port)", values: ['exact', 'reference'] } },
+    { parity: P.choice("'exact' (default, Var(x)) or 'reference' (Var of the model output, lower order at the end below 15 steps, as TS-DPM's DPM-Solver port)", ['exact', 'reference']) },
   ),
 ]

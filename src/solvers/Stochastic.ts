@@ -10,7 +10,8 @@ import * as S from '../schedule/SolverSchedule.ts'
 import * as Dpm from './Dpm.ts'
 import * as K from './K.ts'
 import { checkNfe, gridOf, type Common } from './common.ts'
-import type { Named, Param } from './index.ts'
+import type { Named } from './index.ts'
+import * as P from './Params.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -95,15 +96,17 @@ export const churn = (o: Common & { readonly method: 'euler' | 'heun'; readonly 
 
 /**
  * Score-SDE predictor–corrector (§11.3): per step `steps` Langevin iterations x ← x + ε_L·ŝ + sqrt(2ε_L)·z at t_i,
- * then the predictor t_i → t_{i+1}; ⌊nfe/(steps + 1)⌋ steps (at least 1) on the time-uniform grid
+ * then the predictor t_i → t_{i+1}; ⌊nfe/(steps + 1)⌋ steps on the time-uniform grid (nfe < steps + 1 is an error)
  */
 export const scoreSdePc = (
   o: Common & Eta & { readonly predictor?: Predictor; readonly snr?: number; readonly steps?: number; readonly norms?: 'expected' | 'sample' | 'batch' },
 ): S.SolverSchedule => {
   const k = o.steps ?? 1
-  checkNfe(o.nfe)
   if (!Number.isInteger(k) || k < 0) throw new Error(`Langevin steps must be an integer ≥ 0; got ${k}`)
-  const n = Math.max(1, Math.floor(o.nfe / (k + 1)))
+  checkNfe(o.nfe)
+  if (o.nfe < k + 1)
+    throw new Error(`score-sde-pc: each step costs ${k + 1} evaluations (${k} Langevin + the predictor), so nfe ${o.nfe} is too small; use nfe ≥ ${k + 1}${k > 0 ? ' or steps = 0' : ''}`)
+  const n = Math.floor(o.nfe / (k + 1))
   const predictor = o.predictor ?? 'reverse-diffusion'
   const noise = noiseOf(predictor === 'ancestral' ? 'ddim' : predictor, o)
   const lv: S.Langevin = { snr: o.snr ?? 0.16, steps: k, ...(o.norms === undefined || o.norms === 'expected' ? {} : { norms: o.norms }) }
@@ -119,31 +122,14 @@ export const scoreSdePc = (
 // instances
 // -------------------------------------------------------------------------------------------------
 
-type Sets = Readonly<Record<string, string>> | undefined
-
-/** a `--set` number: the default when absent, else a finite number ≥ 0 ('inf' allowed where `inf`) */
-const num = (set: Sets, key: string, d: number, inf = false): number => {
-  const s = set?.[key]
-  if (s === undefined) return d
-  const v = s === 'inf' && inf ? Infinity : Number(s)
-  if (!(v >= 0) || (!inf && !Number.isFinite(v)) || s.trim() === '') throw new Error(`--set ${key}=${s}: expected a non-negative number${inf ? " or 'inf'" : ''}`)
-  return v
-}
-
-/** a `--set` choice: the default when absent, else one of `values` */
-const choice = <A extends string>(set: Sets, key: string, values: ReadonlyArray<A>, d: A): A => {
-  const s = set?.[key]
-  if (s === undefined) return d
-  const v = values.find((x) => x === s)
-  if (v === undefined) throw new Error(`--set ${key}=${s}: expected one of ${values.join(', ')}`)
-  return v
-}
+const num = P.num
+const choice = <A extends string>(set: P.Sets | undefined, key: string, values: ReadonlyArray<A>, d: A): A => P.word(set, key, values, d)
 
 const g = (o: { readonly grid?: Common['grid'] }) => (o.grid === undefined ? {} : { grid: o.grid })
 
-const eta: Param = { doc: 'noise level η ≥ 0 (1 = full SDE / ancestral; 0 = the ODE base)', values: ['<number>'] }
-const sNoise: Param = { doc: 'multiplies the injected noise (k-diffusion s_noise, default 1)', values: ['<number>'] }
-const parity: Param = { doc: "'exact' (default, exact 3rd order) or 'reference' (halved second derivative, as k-diffusion)", values: ['exact', 'reference'] }
+const eta = P.number('noise level η ≥ 0 (1 = full SDE / ancestral; 0 = the ODE base)', { min: 0 })
+const sNoise = P.number('multiplies the injected noise (k-diffusion s_noise, default 1)', { min: 0 })
+const parity = P.choice("'exact' (default, exact 3rd order) or 'reference' (halved second derivative, as k-diffusion)", ['exact', 'reference'])
 
 /** the named solvers of this family, in display order */
 export const named: ReadonlyArray<Named> = [
@@ -160,7 +146,7 @@ export const named: ReadonlyArray<Named> = [
     label: 'DDPM ancestral (respaced grid; = SDE-DPM-Solver++1 η = 1)',
     order: 1,
     defaultGrid: 'time_uniform',
-    params: { variance: { doc: "'fixed_small' (default, posterior β̃) or 'fixed_large' (β)", values: ['fixed_small', 'fixed_large'] } },
+    params: { variance: P.choice("'fixed_small' (default, posterior β̃) or 'fixed_large' (β)", ['fixed_small', 'fixed_large']) },
     build: (o) => ddpm({ nfe: o.nfe, ...g(o), variance: choice(o.set, 'variance', ['fixed_small', 'fixed_large'], 'fixed_small') }),
   },
   {
@@ -184,7 +170,7 @@ export const named: ReadonlyArray<Named> = [
     label: 'SDE-DPM-Solver++(2M) (k-diffusion)',
     order: 1,
     defaultGrid: 'karras',
-    params: { eta, sNoise, solverType: { doc: "'midpoint' (default, ½-rule) or 'heun' (exact linear)", values: ['midpoint', 'heun'] } },
+    params: { eta, sNoise, solverType: P.choice("'midpoint' (default, ½-rule) or 'heun' (exact linear)", ['midpoint', 'heun']) },
     build: (o) =>
       sdeDpmpp({
         nfe: o.nfe,
@@ -209,9 +195,9 @@ export const named: ReadonlyArray<Named> = [
     order: 1,
     defaultGrid: 'karras',
     params: {
-      sChurn: { doc: 'S_churn: γ = min(S_churn/N, √2 − 1) (default 40; 0 = the ODE base)', values: ['<number>'] },
-      sTmin: { doc: 'churn only where σ̄ ≥ S_tmin (default 0.05)', values: ['<number>'] },
-      sTmax: { doc: "churn only where σ̄ ≤ S_tmax (default 50; 'inf' = everywhere)", values: ['<number>', 'inf'] },
+      sChurn: P.number('S_churn: γ = min(S_churn/N, √2 − 1) (default 40; 0 = the ODE base)', { min: 0 }),
+      sTmin: P.number('churn only where σ̄ ≥ S_tmin (default 0.05)', { min: 0 }),
+      sTmax: P.number("churn only where σ̄ ≤ S_tmax (default 50; 'inf' = everywhere)", { min: 0, inf: true }),
       sNoise,
     },
     build: (o) =>
@@ -221,7 +207,7 @@ export const named: ReadonlyArray<Named> = [
         method,
         sChurn: num(o.set, 'sChurn', 40),
         sTmin: num(o.set, 'sTmin', 0.05),
-        sTmax: num(o.set, 'sTmax', 50, true),
+        sTmax: num(o.set, 'sTmax', 50),
         sNoise: num(o.set, 'sNoise', 1),
       }),
   })),
@@ -231,15 +217,16 @@ export const named: ReadonlyArray<Named> = [
     order: 1,
     defaultGrid: 'time_uniform',
     params: {
-      predictor: { doc: "'reverse-diffusion' (default), 'euler-maruyama' or 'ancestral'", values: ['reverse-diffusion', 'euler-maruyama', 'ancestral'] },
+      predictor: P.choice("'reverse-diffusion' (default), 'euler-maruyama' or 'ancestral'", ['reverse-diffusion', 'euler-maruyama', 'ancestral']),
       eta,
-      snr: { doc: 'Langevin signal-to-noise ratio r (default 0.16)', values: ['<number>'] },
-      steps: { doc: 'Langevin iterations per step, n_steps_each (default 1; 0 = predictor only)', values: ['0', '1', '2'] },
-      norms: {
-        doc: "ε_L's norms: 'expected' (default, ε_L = 2a(r·σ)², batch-invariant), 'sample' (per row), 'batch' (score_sde: batch-averaged, NOT batch-invariant)",
-        values: ['expected', 'sample', 'batch'],
-      },
-      parity: { doc: "'reference' = norms batch (score_sde's batch-averaged ε_L); 'exact' (default)", values: ['exact', 'reference'] },
+      snr: P.number('Langevin signal-to-noise ratio r (default 0.16)', { min: 0 }),
+      steps: P.number('Langevin iterations per step, n_steps_each (default 1; 0 = predictor only); each step costs steps + 1 evaluations', { min: 0, integer: true, examples: ['0', '1', '2'] }),
+      norms: P.choice("ε_L's norms: 'expected' (default, ε_L = 2a(r·σ)², batch-invariant), 'sample' (per row), 'batch' (score_sde: batch-averaged, NOT batch-invariant)", [
+        'expected',
+        'sample',
+        'batch',
+      ]),
+      parity: P.choice("'reference' = norms batch (score_sde's batch-averaged ε_L); 'exact' (default)", ['exact', 'reference']),
     },
     build: (o) => {
       const ref = choice(o.set, 'parity', ['exact', 'reference'], 'exact') === 'reference'

@@ -13,16 +13,14 @@ import * as Pndm from './Pndm.ts'
 import * as Stochastic from './Stochastic.ts'
 import * as U from './UniPC.ts'
 import type { GridKind } from './common.ts'
+import * as P from './Params.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------------------
 
-/** a parameter a named solver accepts through `--set key=value` */
-export interface Param {
-  readonly doc: string
-  readonly values: ReadonlyArray<string>
-}
+/** a parameter a named solver accepts through `--set key=value` (solvers/Params.ts) */
+export type Param = P.Param
 
 /** a named solver */
 export interface Named {
@@ -34,6 +32,7 @@ export interface Named {
   readonly params: Readonly<Record<string, Param>>
   /** what it needs from the model besides ε̂: 'ems' (DPM-Solver-v3's statistics; compile with { ems }); absent = any model */
   readonly needs?: ReadonlyArray<'ems'>
+  /** the schedule at this budget; `set` is checked against `params` first (an unknown key or a bad value throws, naming the allowed ones) */
   readonly build: (o: { readonly nfe: number; readonly grid?: GridKind; readonly set?: Readonly<Record<string, string>> }) => S.SolverSchedule
 }
 
@@ -41,12 +40,12 @@ export interface Named {
 // utils
 // -------------------------------------------------------------------------------------------------
 
-const parity: Param = { doc: "'exact' (default) or 'reference' (halved second derivative, as the reference code)", values: ['exact', 'reference'] }
-const lofBelow: Param = { doc: 'lower the order at the end when steps < this (reference 10; 0 = never; inf = always)', values: ['<number>', 'inf'] }
-const finalCorrector: Param = { doc: 'apply the corrector at the last step too (+1 NFE)', values: ['true', 'false'] }
+const parity = P.choice("'exact' (default) or 'reference' (halved second derivative, as the reference code)", ['exact', 'reference'])
+const lofBelow = P.number('lower the order at the end when steps < this (reference 10; 0 = never; inf = always)', { min: 0, inf: true })
+const finalCorrector = P.flag('apply the corrector at the last step too (+1 NFE)')
 
-const num = (s: string | undefined, d: number): number => (s === undefined ? d : s === 'inf' ? Infinity : Number(s))
-const par = (s: string | undefined): 'exact' | 'reference' => (s === 'reference' ? 'reference' : 'exact')
+const num = P.num
+const par = (set: P.Sets | undefined): 'exact' | 'reference' => P.word(set, 'parity', ['exact', 'reference'], 'exact')
 const g = <T extends { readonly grid?: GridKind }>(o: T) => (o.grid === undefined ? {} : { grid: o.grid })
 
 // -------------------------------------------------------------------------------------------------
@@ -65,8 +64,8 @@ const multistep = (id: string, label: string, prediction: 'noise' | 'data', orde
       ...g(o),
       prediction,
       order,
-      parity: ref ? 'reference' : par(o.set?.['parity']),
-      lowerOrderFinalBelow: num(o.set?.['lowerOrderFinalBelow'], 10),
+      parity: ref ? 'reference' : par(o.set),
+      lowerOrderFinalBelow: num(o.set, 'lowerOrderFinalBelow', 10),
     }),
 })
 
@@ -90,7 +89,7 @@ const unipc = (variant: U.Variant, order: number): Named => ({
   order: 2,
   defaultGrid: 'logSNR',
   params: { finalCorrector },
-  build: (o) => U.unipc({ nfe: o.nfe, ...g(o), variant, order, finalCorrector: o.set?.['finalCorrector'] === 'true' }),
+  build: (o) => U.unipc({ nfe: o.nfe, ...g(o), variant, order, finalCorrector: P.bool(o.set, 'finalCorrector', false) }),
 })
 
 /** the deterministic solvers of the Core issue, in display order */
@@ -120,8 +119,8 @@ const core: ReadonlyArray<Named> = [
     label: 'LMS (k-diffusion, order 4 in σ̄)',
     order: 4,
     defaultGrid: 'karras',
-    params: { order: { doc: 'number of ε’s interpolated (1–5)', values: ['1', '2', '3', '4', '5'] } },
-    build: (o) => K.lms({ nfe: o.nfe, ...g(o), order: num(o.set?.['order'], 4) }),
+    params: { order: P.number('number of ε’s interpolated (1–6, default 4)', { min: 1, max: 6, integer: true, examples: ['1', '2', '3', '4', '5'] }) },
+    build: (o) => K.lms({ nfe: o.nfe, ...g(o), order: num(o.set, 'order', 4) }),
   },
   { id: 'k-dpmpp-2m', label: 'DPM++(2M) (k-diffusion)', order: 2, defaultGrid: 'karras', params: {}, build: (o) => K.dpmpp2m({ nfe: o.nfe, ...g(o) }) },
   {
@@ -130,7 +129,7 @@ const core: ReadonlyArray<Named> = [
     order: 3,
     defaultGrid: 'karras',
     params: { parity },
-    build: (o) => K.dpmpp3m({ nfe: o.nfe, ...g(o), parity: par(o.set?.['parity']) }),
+    build: (o) => K.dpmpp3m({ nfe: o.nfe, ...g(o), parity: par(o.set) }),
   },
   { id: 'k-dpmpp-3m-ref', label: 'DPM++(3M) (k-diffusion, η = 0, reference)', order: 2, defaultGrid: 'karras', params: {}, build: (o) => K.dpmpp3m({ nfe: o.nfe, ...g(o), parity: 'reference' }) },
   { id: 'plms', label: 'PLMS / PNDM (diffusers, AB4 on ε)', order: 2, defaultGrid: 'time_uniform', params: {}, build: (o) => Pndm.plms({ nfe: o.nfe, ...g(o) }) },
@@ -144,12 +143,15 @@ const core: ReadonlyArray<Named> = [
     order: r + 1,
     defaultGrid: 'logSNR',
     params: { lowerOrderFinalBelow: lofBelow },
-    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set?.['lowerOrderFinalBelow'], 0) }),
+    build: (o) => Deis.rhoAB({ nfe: o.nfe, ...g(o), r, lowerOrderFinalBelow: num(o.set, 'lowerOrderFinalBelow', 0) }),
   })),
 ]
 
+/** a named solver whose build checks its `set` against its parameters first (Params.check: the one `--set` parser) */
+const checked = (n: Named): Named => ({ ...n, build: (o) => n.build({ ...o, set: P.check(n.id, n.params, o.set) }) })
+
 /** every named solver, in display order: the deterministic core, then each family's module */
-export const all: ReadonlyArray<Named> = [...core, ...Stochastic.named, ...Momentum.named, ...MeanReverting.named, ...Learned.named]
+export const all: ReadonlyArray<Named> = [...core, ...Stochastic.named, ...Momentum.named, ...MeanReverting.named, ...Learned.named].map(checked)
 
 // -------------------------------------------------------------------------------------------------
 // destructors
