@@ -567,7 +567,8 @@ const eulerPoints = (c: Config, n: number): E.Either<ReadonlyArray<Issue>, Point
     grid: explicit(f.ts),
     count: f.ts.length,
     toZero: f.toZero,
-    time: fractional ? { kind: 'vp', rounding: 'none', interpolation: 'log' } : { kind: 'vp', rounding: 'none', interpolation: 'linear' },
+    // the spacing's timesteps themselves where σ̄ was interpolated at them (the linear inverse would come back within rounding)
+    time: fractional ? { kind: 'vp', rounding: 'none', interpolation: 'log' } : { kind: 'vp', rounding: 'none', interpolation: 'linear', at: steps.map((tau, i) => [f.ts[i]!, tau] as const) },
     ns,
     noise: discreteSpec(tb, c),
     notes: f.notes,

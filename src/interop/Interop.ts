@@ -79,7 +79,7 @@ export const entries: ReadonlyArray<Entry> = [
     aliases: ['Euler a', 'Euler Ancestral', 'EulerAncestralDiscreteScheduler', 'sample_euler_ancestral', 'euler_ancestral', 'euler_ancestral_cfg_pp'],
     relation: 'stochastic',
     stepwise: ['euler-ancestral'],
-    note: 'ancestral Euler: noise injected every step (docs/math.md#ancestral); its deterministic counterpart is euler (η = 0)',
+    note: 'ancestral Euler: noise injected every step (docs/math.md#ancestral); its deterministic counterpart is euler (η = 0); stepwise from-diffusers CONFIG.json reproduces EulerAncestralDiscreteScheduler given the same draws',
   },
   {
     name: 'Heun',
@@ -87,7 +87,7 @@ export const entries: ReadonlyArray<Entry> = [
     relation: 'same',
     stepwise: ['heun'],
     grid: 'karras',
-    note: 'Heun in σ̄ (2 NFE per interval, the last interval Euler into σ = 0 in k-diffusion)',
+    note: 'Heun in σ̄ (2 NFE per interval, the last interval Euler into σ = 0 in k-diffusion and diffusers); stepwise from-diffusers CONFIG.json reproduces HeunDiscreteScheduler',
   },
   {
     name: 'DPM2',
@@ -95,7 +95,7 @@ export const entries: ReadonlyArray<Entry> = [
     relation: 'same',
     stepwise: ['dpm2'],
     grid: 'karras',
-    note: 'DPM-2: Euler to the λ-midpoint, then the full step with the midpoint’s ε',
+    note: 'DPM-2: Euler to the λ-midpoint, then the full step with the midpoint’s ε; stepwise from-diffusers CONFIG.json reproduces KDPM2DiscreteScheduler',
   },
   {
     name: 'DPM2 a',
@@ -110,7 +110,7 @@ export const entries: ReadonlyArray<Entry> = [
     relation: 'same',
     stepwise: ['lms'],
     grid: 'karras',
-    note: 'linear multistep in σ̄, order 4 (k-diffusion; diffusers LMSDiscreteScheduler integrates the same Lagrange polynomials)',
+    note: 'linear multistep in σ̄, order 4 (k-diffusion; diffusers LMSDiscreteScheduler integrates the same Lagrange polynomials, its last step into σ = 0 too: stepwise from-diffusers reproduces it)',
   },
   {
     name: 'DPM fast',
@@ -138,7 +138,7 @@ export const entries: ReadonlyArray<Entry> = [
     aliases: ['DPMSolverSinglestepScheduler', 'DPM++ 2S'],
     relation: 'same',
     stepwise: ['dpmpp-2s'],
-    note: 'DPM-Solver++(2S) singlestep (diffusers DPMSolverSinglestepScheduler, solver_order 2)',
+    note: 'DPM-Solver++(2S) singlestep; diffusers DPMSolverSinglestepScheduler takes its inner points from the timestep grid (stepwise from-diffusers CONFIG.json reproduces it, orders 1–3)',
   },
   {
     name: 'DPM++ 2M',
@@ -173,7 +173,7 @@ export const entries: ReadonlyArray<Entry> = [
     aliases: ['DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'sample_dpmpp_2m_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'sde-dpmsolver++'],
     relation: 'stochastic',
     stepwise: ['sde-dpmpp-2m'],
-    note: 'SDE-DPM-Solver++(2M) (docs/math.md#sde); with η = 0 it is k-dpmpp-2m',
+    note: 'SDE-DPM-Solver++(2M) (docs/math.md#sde); with η = 0 it is k-dpmpp-2m; diffusers DPMSolverMultistepScheduler with algorithm_type sde-dpmsolver++: stepwise from-diffusers reproduces it given the same draws',
   },
   {
     name: 'DPM++ 3M SDE',

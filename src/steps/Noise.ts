@@ -64,11 +64,17 @@ export const sdeStd = (prediction: P.Prediction, eta: number, from: NS.Point, to
 /** DDPM 'fixed_large' multiplies the injected noise by σ_s/σ_t (= sqrt(β/β̃) on VP; none into σ_t = 0); 'small' (default) by 1 */
 export const varianceFactor = (n: Noise | undefined, from: NS.Point, to: NS.Point): number => (n?.variance !== 'large' ? 1 : to.sigma > 0 ? from.sigma / to.sigma : 0)
 
-/** the reverse SDE's drift and squared diffusion at t: f = d log α/dt, g² = dσ²/dt − 2fσ² = −2σ²·dλ/dt (central differences, δ = 1e-5·t) */
+/**
+ * the reverse SDE's drift and squared diffusion at t: f = d log α/dt, g² = dσ²/dt − 2fσ² = −2σ²·dλ/dt (central differences,
+ * δ = 1e-5·t; forward differences when t − δ lies past the σ = 0 point, where λ is not defined: a grid ending within δ of it)
+ */
 const driftDiffusion = (ns: NS.NoiseSchedule, t: number): { readonly f: number; readonly g2: number } => {
   const dt = 1e-5 * t
-  const f = (Math.log(ns.alpha(t + dt)) - Math.log(ns.alpha(t - dt))) / (2 * dt)
-  const dl = (ns.lambda(t + dt) - ns.lambda(t - dt)) / (2 * dt)
+  const central = Number.isFinite(ns.lambda(t - dt))
+  const lo = central ? t - dt : t
+  const span = central ? 2 * dt : dt
+  const f = (Math.log(ns.alpha(t + dt)) - Math.log(ns.alpha(lo))) / span
+  const dl = (ns.lambda(t + dt) - ns.lambda(lo)) / span
   return { f, g2: -2 * ns.sigma(t) ** 2 * dl }
 }
 
