@@ -408,7 +408,7 @@ if (only === undefined || only === 'eps') {
     ...(arg('init') === undefined ? {} : { init: arg('init')! }),
     stage: arg('init') === undefined ? 1 : 1 + ((current()['eps'] as { stages?: unknown[] } | undefined)?.stages?.length ?? 1),
   }
-  const earlier = arg('init') === undefined ? [] : (((current()['eps'] as { stages?: unknown[] } | undefined)?.stages ?? [current()['eps']]).filter((x) => x !== undefined))
+  const earlier = arg('init') === undefined ? [] : ((current()['eps'] as { stages?: unknown[] } | undefined)?.stages ?? [current()['eps']]).filter((x) => x !== undefined)
   if (o.batch % o.replicas !== 0) throw new Error(`--batch ${o.batch} is not a multiple of --replicas ${o.replicas}`)
   // a worker thread does not inherit --import tsx: register tsx's loader in the worker, then import this file
   const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(import.meta.url)}) })`
