@@ -39,6 +39,7 @@ const ui = {
   klass: byId('class', HTMLSelectElement),
   guidance: byId('guidance', HTMLSelectElement),
   seed: byId('seed', HTMLInputElement),
+  digitsCount: byId('digits-count', HTMLSelectElement),
   reseed: byId('reseed', HTMLButtonElement),
   mnistInfo: byId('mnist-info', HTMLParagraphElement),
   digits: byId('digits', HTMLCanvasElement),
@@ -69,11 +70,13 @@ const STEP_MS = 380
 const palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
 /** the drawn square: [−VIEW, VIEW]² */
 const VIEW = 3.2
-/** screen pixels per digit pixel, and the gap between digits */
-const ZOOM = 3
+/** a digits panel's width in canvas pixels (about: whole screen pixels per digit pixel), and the gap between digits */
+const PANEL = 340
 const GAP = 4
-/** the MNIST grid's size (?digits=, 1–64) */
-const DIGITS = Math.min(64, Math.max(1, Math.round(Number(params.get('digits') ?? 16) || 16)))
+/** the MNIST grid sizes offered (software WebGL is slow with convolutions: fewer digits there) */
+const DIGIT_COUNTS: ReadonlyArray<number> = [1, 4, 9, 16, 25, 36, 64]
+/** the MNIST grid's size */
+const digits = (): number => Number(ui.digitsCount.value) || 16
 
 // -------------------------------------------------------------------------------------------------
 // state (the only mutable part of the demo)
@@ -262,19 +265,26 @@ const drawMixture = (): void => {
 }
 
 /** the grid's columns and rows for `n` digits */
-const gridOf = (n: number): { readonly cols: number; readonly rows: number } => {
+const gridOf = (n: number): { readonly cols: number; readonly rows: number; readonly zoom: number } => {
   const cols = Math.ceil(Math.sqrt(n))
-  return { cols, rows: Math.ceil(n / cols) }
+  return { cols, rows: Math.ceil(n / cols), zoom: Math.max(1, Math.floor(PANEL / (cols * Mnist.SIDE))) }
 }
 
-/** digits b of `x` ([B, 784] row-major, values in [−1, 1]: −1 black, 1 white) as a grid at (ox, oy), ZOOM screen pixels per pixel */
+/** a panel's size in canvas pixels */
+const panelOf = (n: number): { readonly w: number; readonly h: number } => {
+  const { cols, rows, zoom } = gridOf(n)
+  const cell = Mnist.SIDE * zoom
+  return { w: cols * cell + (cols - 1) * GAP, h: rows * cell + (rows - 1) * GAP }
+}
+
+/** the n digits of `x` ([n, 784] row-major, values in [−1, 1]: −1 black, 1 white) as a grid at (ox, oy) */
 const drawGrid = (ctx: CanvasRenderingContext2D, x: Float32Array, n: number, ox: number, oy: number): void => {
-  const { cols, rows } = gridOf(n)
-  const cell = Mnist.SIDE * ZOOM
-  const w = cols * cell + (cols - 1) * GAP
-  const h = rows * cell + (rows - 1) * GAP
+  const { cols, zoom } = gridOf(n)
+  const cell = Mnist.SIDE * zoom
+  const { w, h } = panelOf(n)
   const img = ctx.createImageData(w, h)
   const px = img.data
+  px.fill(255)
   for (let b = 0; b < n; b++) {
     const cx = (b % cols) * (cell + GAP)
     const cy = Math.floor(b / cols) * (cell + GAP)
@@ -282,11 +292,10 @@ const drawGrid = (ctx: CanvasRenderingContext2D, x: Float32Array, n: number, ox:
       for (let j = 0; j < Mnist.SIDE; j++) {
         const v = x[b * Mnist.D + i * Mnist.SIDE + j]!
         const g = Number.isFinite(v) ? Math.round(((Math.min(1, Math.max(-1, v)) + 1) / 2) * 255) : 0
-        for (let di = 0; di < ZOOM; di++)
-          for (let dj = 0; dj < ZOOM; dj++) {
-            const k = 4 * ((cy + i * ZOOM + di) * w + cx + j * ZOOM + dj)
+        for (let di = 0; di < zoom; di++)
+          for (let dj = 0; dj < zoom; dj++) {
+            const k = 4 * ((cy + i * zoom + di) * w + cx + j * zoom + dj)
             px[k] = px[k + 1] = px[k + 2] = g
-            px[k + 3] = 255
           }
       }
   }
@@ -297,14 +306,14 @@ const drawGrid = (ctx: CanvasRenderingContext2D, x: Float32Array, n: number, ox:
 const drawDigits = (): void => {
   const m = state.mnist
   const c = ui.digits
-  const { cols, rows } = gridOf(DIGITS)
-  const cell = Mnist.SIDE * ZOOM
-  const panelW = cols * cell + (cols - 1) * GAP
-  const panelH = rows * cell + (rows - 1) * GAP
+  const k = Math.min(Math.round(state.pos), m.frames.length - 1)
+  const f = m.frames[k]
+  const n = f === undefined ? digits() : f.x.length / Mnist.D
+  const panel = panelOf(n)
   const top = 26
   const mid = 32
-  const width = 2 * panelW + mid
-  const height = top + panelH
+  const width = 2 * panel.w + mid
+  const height = top + panel.h
   if (c.width !== width || c.height !== height) {
     c.width = width
     c.height = height
@@ -316,16 +325,14 @@ const drawDigits = (): void => {
   ctx.fillStyle = '#1d2433'
   ctx.font = '14px sans-serif'
   ctx.textBaseline = 'alphabetic'
-  const k = Math.min(Math.round(state.pos), m.frames.length - 1)
-  const f = m.frames[k]
   ctx.fillText(f === undefined ? 'x' : `x at t = ${f.t.toPrecision(3)}`, 0, 17)
-  ctx.fillText('x̂0 preview (data prediction)', panelW + mid, 17)
+  ctx.fillText('x̂0 preview (data prediction)', panel.w + mid, 17)
   ctx.fillStyle = '#eef0f3'
-  ctx.fillRect(0, top, panelW, panelH)
-  ctx.fillRect(panelW + mid, top, panelW, panelH)
+  ctx.fillRect(0, top, panel.w, panel.h)
+  ctx.fillRect(panel.w + mid, top, panel.w, panel.h)
   if (f !== undefined) {
-    drawGrid(ctx, f.x, DIGITS, 0, top)
-    if (f.x0 !== undefined) drawGrid(ctx, f.x0, DIGITS, panelW + mid, top)
+    drawGrid(ctx, f.x, n, 0, top)
+    if (f.x0 !== undefined) drawGrid(ctx, f.x0, n, panel.w + mid, top)
   }
   ui.step.value = f === undefined ? '' : `step ${f.step}/${m.steps} · NFE ${f.nfe}/${m.nfe}`
   ui.frame.value = String(state.pos)
@@ -456,7 +463,7 @@ const runMnist = async (p: Prog.Program, run: number): Promise<void> => {
   const m = state.mnist
   const previous = state.running
   const job = (async () => {
-    await previous
+    await Promise.all([previous, state.charting])
     if (run !== state.run) return
     await showInfo()
     setSummary(`loading the network on ${tf.getBackend()}…`)
@@ -474,11 +481,11 @@ const runMnist = async (p: Prog.Program, run: number): Promise<void> => {
     m.nfe = p.nfe
     ui.frame.max = String(m.steps)
     state.label = label
-    const rows = w === 1 ? DIGITS : 2 * DIGITS
-    setSummary(`sampling ${DIGITS} digits (${classText(choice)}, w = ${w}: ${rows} rows per network call) on ${loaded.backend}…`)
+    const rows = w === 1 ? digits() : 2 * digits()
+    setSummary(`sampling ${digits()} digits (${classText(choice)}, w = ${w}: ${rows} rows per network call) on ${loaded.backend}…`)
     const r = await Mnist.sample(
       loaded,
-      { program: p, labels: Mnist.labelsOf(choice, DIGITS), w, seed },
+      { program: p, labels: Mnist.labelsOf(choice, digits()), w, seed },
       Demo.safeOptions(),
       async (f) => {
         if (run !== state.run) return
@@ -491,7 +498,7 @@ const runMnist = async (p: Prog.Program, run: number): Promise<void> => {
     )
     if (run !== state.run) return
     m.result = r
-    setSummary(`${label} · NFE ${r.nfe} · ${classText(choice)} · w = ${w} · ${DIGITS} digits · ${(r.ms / 1000).toFixed(1)} s on ${loaded.backend} (drawing included)`)
+    setSummary(`${label} · NFE ${r.nfe} · ${classText(choice)} · w = ${w} · ${digits()} digits · ${(r.ms / 1000).toFixed(1)} s on ${loaded.backend} (drawing included)`)
     draw()
   })()
   state.running = job.then(
@@ -631,6 +638,8 @@ const debounce = (ms: number, f: () => void): (() => void) => {
 const setModel = (m: 'gmm' | 'mnist'): void => {
   state.model = m
   ui.model.value = m
+  // stop the error-vs-NFE chart computation (its runs would share the backend and the tensor count with an MNIST run)
+  state.generation++
   document.body.classList.toggle('mode-mnist', m === 'mnist')
   setPlaying(false)
   state.pos = Math.max(0, frameCount() - 1)
@@ -647,6 +656,8 @@ const setup = (): void => {
   ui.klass.value = klass !== null && Array.from(ui.klass.options).some((o) => o.value === klass) ? klass : 'mix'
   const w = params.get('w')
   ui.guidance.value = w !== null && Mnist.weights.includes(Number(w)) ? String(Number(w)) : '3'
+  ui.digitsCount.replaceChildren(...DIGIT_COUNTS.map((n) => option(String(n), String(n))))
+  ui.digitsCount.value = DIGIT_COUNTS.includes(Number(params.get('digits'))) ? String(Number(params.get('digits'))) : '16'
   ui.seed.value = String(Math.max(0, Math.round(Number(params.get('seed') ?? 1) || 0)))
   ui.chartSolvers.replaceChildren(
     ...Demo.solvers.map((n) => {
@@ -699,6 +710,7 @@ const setup = (): void => {
   ui.klass.addEventListener('change', rerunMnist)
   ui.guidance.addEventListener('change', rerunMnist)
   ui.seed.addEventListener('change', rerunMnist)
+  ui.digitsCount.addEventListener('change', rerunMnist)
   ui.reseed.addEventListener('click', () => {
     ui.seed.value = String(Math.max(0, Math.round(Number(ui.seed.value) || 0)) + 1)
     rerunMnist()
@@ -773,7 +785,7 @@ const mnistReport = async (): Promise<Api.MnistReport> => {
     classChoice: ui.klass.value,
     w: Number(ui.guidance.value),
     seed: Number(ui.seed.value),
-    digits: DIGITS,
+    digits: x.length / Mnist.D,
     ms: r.ms,
     tensors: r.frames.map((f) => f.tensors),
     leaked: r.leaked,
