@@ -127,6 +127,8 @@ export interface MnistReport {
   readonly ink: number
   readonly min: number
   readonly max: number
+  /** the first digit of the final x (784 values; the same seed draws the same x_T for it whatever the grid's size) */
+  readonly first: ReadonlyArray<number>
   /** the step counter under the canvas */
   readonly counter: string
   /** where the network came from (mnist/info.json) */

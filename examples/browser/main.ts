@@ -794,6 +794,7 @@ const mnistReport = async (): Promise<Api.MnistReport> => {
     ink: ink / x.length,
     min: x.reduce((a, b) => Math.min(a, b), Infinity),
     max: x.reduce((a, b) => Math.max(a, b), -Infinity),
+    first: Array.from(x.subarray(0, Mnist.D)),
     counter: ui.step.value,
     source: m.info === undefined ? '' : `${m.info.source}: ${m.info.from}`,
   }

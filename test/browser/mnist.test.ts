@@ -96,8 +96,8 @@ const log = (r: Api.MnistReport): void =>
       `final x in [${r.min.toFixed(2)}, ${r.max.toFixed(2)}], ${(100 * r.background).toFixed(0)}% background, ${(100 * r.ink).toFixed(0)}% ink`,
   )
 
-/** one backend: two runs through the controls, the second by the Run button */
-const twoRuns = async (backend: 'webgl' | 'wasm', digits: number): Promise<void> => {
+/** one backend: two runs through the controls, the second by the Run button; the second's report */
+const twoRuns = async (backend: 'webgl' | 'wasm', digits: number): Promise<Api.MnistReport> => {
   await choose(backend, digits)
   const first = await finished()
   await page.click('#run')
@@ -132,7 +132,11 @@ const twoRuns = async (backend: 'webgl' | 'wasm', digits: number): Promise<void>
   assert.ok(s.foreground >= 0.3 * s.width * s.height, `only ${s.foreground} of ${s.width * s.height} pixels are not white`)
   if (built.mnist.source === 'trained') assert.ok(second.background >= 0.5, `trained network: ${(100 * second.background).toFixed(0)}% of the pixels are background (digits are mostly black)`)
   assert.deepEqual(consoleErrors, [], 'no console errors')
+  return second
 }
+
+/** the webgl run's digit, compared with the wasm run's first digit (the same x_T) */
+let webglDigit: ReadonlyArray<number> = []
 
 // -------------------------------------------------------------------------------------------------
 // tests
@@ -143,11 +147,24 @@ test('MNIST on webgl: dpmpp-2m NFE 10, class 3, w = 3, twice; counter, canvas, n
   await page.goto(`${server.url}?backend=webgl&digits=1`)
   const status = await page.evaluate(() => window.stepwiseTest!.ready())
   assert.equal(status.backend, 'webgl')
-  await twoRuns('webgl', 1)
+  webglDigit = (await twoRuns('webgl', 1)).first
 })
 
-test('MNIST on wasm: the same with 16 digits; screenshot out/mnist.png shows the digits', async () => {
-  await twoRuns('wasm', 16)
+/**
+ * Both backends compute in float32 with different kernels (GLSL on SwiftShader, wasm), through a network whose
+ * convolutions sum hundreds of terms; the measured gap is printed (1.5e-5 on the partly trained network). 1e-3 × the
+ * scale still catches a wrong condition, time embedding or step, which move pixels by ≥ 0.1.
+ */
+const BACKEND_TOL = 1e-3
+
+test("MNIST on wasm: the same with 16 digits; its first digit matches webgl's; screenshot out/mnist.png shows the digits", async () => {
+  const r = await twoRuns('wasm', 16)
+  if (webglDigit.length > 0) {
+    const scale = Math.max(1, ...r.first.map(Math.abs))
+    const d = Math.max(...r.first.map((v, k) => Math.abs(v - webglDigit[k]!)))
+    console.log(`  first digit: max |wasm − webgl| = ${d.toExponential(2)} (scale ${scale.toFixed(2)})`)
+    assert.ok(d <= BACKEND_TOL * scale, `max |wasm − webgl| = ${d} > ${BACKEND_TOL} × ${scale}`)
+  }
   await page.evaluate(() => window.stepwiseTest!.show(-1))
   fs.mkdirSync(OUT, { recursive: true })
   const file = path.join(OUT, 'mnist.png')
