@@ -1,8 +1,8 @@
 /**
- * Convergence law (design §6, solver-math §14): for every named solver, the least-squares slope of
+ * Convergence law (docs/math.md#convergence): for every named solver, the least-squares slope of
  * log(max error) against log(NFE) on the closed-form Gaussian oracle and on a Gaussian mixture is at
  * least the declared order − 0.3. The exact 3M solvers reach ≥ 2.8; the reference 3M solvers (halved
- * second derivative, solver-math §1.6) stay near 2.
+ * second derivative, docs/math.md#reference-3m) stay near 2.
  *
  * Setup (fixed, deterministic): VP-linear restricted to λ ∈ [−7, 3]; NFE 64…1024 (9 geometric rungs,
  * past the pre-asymptotic transients of the mixture and of the Karras grid); the solver's own grid and
@@ -94,7 +94,7 @@ for (const sv of _.all
       if (exact3M.includes(sv.id))
         assert.ok(k >= 2.8, `${where} < 2.8`) // exact 3M: tolerance 0.2 below 3
       else if (reference3M.includes(sv.id))
-        assert.ok(k >= 1.8 && k <= 2.4, `${where} ∉ [1.8, 2.4]`) // reference 3M ≈ 2 (solver-math §1.6)
+        assert.ok(k >= 1.8 && k <= 2.4, `${where} ∉ [1.8, 2.4]`) // reference 3M ≈ 2 (docs/math.md#reference-3m)
       else assert.ok(k >= sv.order - 0.3, `${where} < declared ${sv.order} − 0.3`) // tolerance 0.3 below the declared order
     }
   })

@@ -1,8 +1,8 @@
 /**
- * Equivalence laws (solver-math §14): exact equalities between solvers, rules and parameterizations,
+ * Equivalence laws (docs/math.md#equivalences): exact equalities between solvers, rules and parameterizations,
  * checked on random Gaussian mixtures, noise schedules and grids against formulas written out here
- * independently of `Rule` (DDIM, Euler in σ̄, flow Euler, the §1.5 2M updates, the §1.6 3M update,
- * the §2 UniPC linear system, the integral form of φ_k).
+ * independently of `Rule` (DDIM, Euler in σ̄, flow Euler, the 2M updates of docs/math.md#dpm-solver, the reference 3M update (#reference-3m),
+ * the UniPC linear system (#unipc), the integral form of φ_k).
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -100,10 +100,10 @@ const flowEuler = (r: Run): Float64Array =>
     return x.map((v, k) => v + (t.t - s.t) * (eps[k]! - x0[k]!))
   }, xTOf(r))
 
-/** the second-order 2M corrections of §1.5 / §2.5 (data: γ = α_t, noise: γ = σ_t) */
+/** the second-order 2M corrections of docs/math.md#dpm-solver / #unipc (data: γ = α_t, noise: γ = σ_t) */
 type TwoM = 'dpmsolver' | 'taylor' | 'bh1'
 
-/** multistep 2M by the §1.5 formulas, orders per step (1 or 2) */
+/** multistep 2M by the formulas of docs/math.md#dpm-solver, orders per step (1 or 2) */
 const twoM = (r: Run, pred: P.Prediction, kind: TwoM, orders: ReadonlyArray<number>): Float64Array => {
   const pts = pointsOf(r)
   let x = xTOf(r)
@@ -173,7 +173,7 @@ const hPhis = (hh: number, p: number): ReadonlyArray<number> =>
   Array.from({ length: p }).reduce<ReadonlyArray<number>>((acc, _u, i) => [...acc, i === 0 ? Math.expm1(hh) / hh - 1 : acc[i - 1]! / hh - 1 / factorial(i + 1)], [])
 
 /**
- * UniPC (solver-math §2.1–2.3) as coefficients on [m_s, m_older…, (m_t)]: ρ solves R·ρ = g with
+ * UniPC (docs/math.md#unipc) as coefficients on [m_s, m_older…, (m_t)]: ρ solves R·ρ = g with
  * g_k = k!·hh·φ_{k+1}(hh)/B(h), except the fixed ρ = ½ of UniP-2 and UniC-1; x = x̄ − γ·B·Σ ρ_i D_i
  */
 const uniPc = (st: Step, variant: U.Variant, corrector: boolean): _.Coefficients => {
@@ -196,7 +196,7 @@ const uniPc = (st: Step, variant: U.Variant, corrector: boolean): _.Coefficients
 }
 
 /**
- * the §1.6 reference 3M on [m_{-1}, m_{-2}, m_{-3}] (start = m_{-1}); `d2` = 1 is the reference
+ * the reference 3M (docs/math.md#reference-3m) on [m_{-1}, m_{-2}, m_{-3}] (start = m_{-1}); `d2` = 1 is the reference
  * (D2 ≈ h²m''/2), `d2` = 2 restores h²m''
  */
 const threeM = (st: Step, d2: number): _.Coefficients => {
@@ -253,7 +253,7 @@ test('first order: DDIM(noise) = data form = ρ (Euler in σ̄) = t = ab, = hand
   )
 })
 
-test('UniP-2/bh2 = DPM-Solver(++)(2M) = §1.5 "dpmsolver" 2M; UniP-2/bh1 = x̄ − ½·γ·hh·D₁ (data and noise form)', () => {
+test('UniP-2/bh2 = DPM-Solver(++)(2M) = "dpmsolver" 2M (docs/math.md#dpm-solver); UniP-2/bh1 = x̄ − ½·γ·hh·D₁ (data and noise form)', () => {
   fc.assert(
     fc.property(arbRun(true, 2, 12), fc.constantFrom<P.Prediction>('data', 'noise'), (r, prediction) => {
       const orders = Array.from({ length: r.n }, (_u, i) => Math.min(2, i + 1, r.n - i)) // UniPC: warm-up + lower order final
@@ -270,7 +270,7 @@ test('UniP-2/bh2 = DPM-Solver(++)(2M) = §1.5 "dpmsolver" 2M; UniP-2/bh1 = x̄ �
   )
 })
 
-test("order-2 λ-Lagrange without relaxation = §1.5 'taylor' 2M (data and noise form)", () => {
+test("order-2 λ-Lagrange without relaxation = 'taylor' 2M (docs/math.md#dpm-solver) (data and noise form)", () => {
   fc.assert(
     fc.property(arbRun(true, 2, 12), fc.constantFrom<P.Prediction>('data', 'noise'), (r, prediction) => {
       const s = Dpm.multistep({ nfe: r.n, prediction, order: 2, solverType: 'taylor' })
@@ -347,15 +347,15 @@ test('reference 3M ≠ exact 3M (trajectories differ, data and noise form)', () 
 // laws: coefficients
 // -------------------------------------------------------------------------------------------------
 
-test('reference 3M = the §1.6 formula = exact λ-Lagrange with the second-derivative term halved', () => {
+test('reference 3M = its own formula (docs/math.md#reference-3m) = exact λ-Lagrange with the second-derivative term halved', () => {
   fc.assert(
     fc.property(arbStep(2), (st) => {
       const nodes = [st.start, ...st.older]
       const coef = (halve: boolean) => _.coefficients(st.ns, rule(st.prediction, { halveSecondDerivative: halve }))(st.start, st.target, nodes)
       const ref = coef(true)
       const exact = coef(false)
-      assert.ok(coefDistance(ref, threeM(st, 1)) <= 1e-10, `halved rule vs §1.6: ${coefDistance(ref, threeM(st, 1))}`) // 1e-10 relative
-      assert.ok(coefDistance(exact, threeM(st, 2)) <= 1e-10, `exact rule vs §1.6 with D2 doubled: ${coefDistance(exact, threeM(st, 2))}`) // 1e-10 relative
+      assert.ok(coefDistance(ref, threeM(st, 1)) <= 1e-10, `halved rule vs the reference formula: ${coefDistance(ref, threeM(st, 1))}`) // 1e-10 relative
+      assert.ok(coefDistance(exact, threeM(st, 2)) <= 1e-10, `exact rule vs the reference formula with D2 doubled: ${coefDistance(exact, threeM(st, 2))}`) // 1e-10 relative
       assert.ok(coefDistance(ref, exact) > 1e-6, 'halving must change the coefficients') // differ by > 1e-6 relative
     }),
     params,

@@ -1,5 +1,5 @@
 /**
- * Laws of the final-step options (solver-math §1.7): `options.finalStep` ('lower_order', 'euler'),
+ * Laws of the final-step options (docs/math.md#final-step): `options.finalStep` ('lower_order', 'euler'),
  * `options.denoiseToZero` and `grid.final: 'sigma0'` (the last point at σ = 0, λ = +∞). (a) No composition
  * produces NaN/Inf: any named solver × grid (spacing or λ-jittered explicit, default or extreme range:
  * t0 down to λ(t0) + 8) × NFE 1–50 × final policy × noise schedule (VP linear/cosine/discrete, VE, EDM,

@@ -1,5 +1,5 @@
 /**
- * Laws of the guidance adapters (solver-math §13.1, §1.9): CFG with w = 1 is the conditional model (with
+ * Laws of the guidance adapters (docs/math.md#guidance, #thresholding): CFG with w = 1 is the conditional model (with
  * and without the batched call); CFG commutes with the parameterization conversions (pointwise and over a
  * whole sampler run); one batched network call per evaluation; rescale φ = 0 is CFG, φ = 1 restores the
  * conditional std; dynamic thresholding is per sample, bounds |x̂0| by 1, is the identity when s = 1,

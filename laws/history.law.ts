@@ -1,5 +1,5 @@
 /**
- * Declared needs of a compiled program (design §6): the history depth it declares is enough (a run
+ * Declared needs of a compiled program (docs/math.md#laws): the history depth it declares is enough (a run
  * that keeps only the `historyDepth` most recent entries gives the identical output), it never reads
  * an entry it released, dropping entries changes nothing, and the NFE the interpreter counts equals
  * `Program.nfe` and `SolverSchedule.nfe`. Schedules: every named solver at random NFE, grids, noise

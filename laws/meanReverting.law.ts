@@ -1,6 +1,6 @@
 /**
- * Laws of mean-reverting diffusion and the MR Sampler (solver-math §10): (a) with μ = 0 and λ_∞ = 1
- * (α² + σ² = 1) MRS is DPM-Solver(++) bit for bit; (b) MRS reproduces the §10.3 update formulas (written
+ * Laws of mean-reverting diffusion and the MR Sampler (docs/math.md#mean-reverting): (a) with μ = 0 and λ_∞ = 1
+ * (α² + σ² = 1) MRS is DPM-Solver(++) bit for bit; (b) MRS reproduces the MRS update formulas (docs/math.md#mrs) (written
  * out here from the MRS reference code, with μ ≠ 0, λ_∞ ≠ 1, ODE orders 1–3, SDE orders 1–2, data and
  * noise form, the same z); (c) the exact mixture score under MR is −σ·∇log p_t of the shifted mixture;
  * (d) noise / data / velocity parameterizations give the same trajectory; (e) the exact endpoint
@@ -93,7 +93,7 @@ test('μ = 0, λ_∞ = 1 (α² + σ² = 1): MRS-ODE-1/2/3 (data, noise; exact an
 })
 
 // -------------------------------------------------------------------------------------------------
-// (b) the §10.3 formulas, written out as the MRS reference computes them
+// (b) the MRS formulas (docs/math.md#mrs), written out as the MRS reference computes them
 // -------------------------------------------------------------------------------------------------
 
 /** the MRS reference loop (universal-image-restoration/utils/sampler.py), fit_target noise, on the points of a grid, with `orders` per step */
@@ -154,7 +154,7 @@ const mrsLoop = (c: Case, orders: ReadonlyArray<number>, prediction: 'data' | 'n
   return x
 }
 
-test('MRS reproduces the §10.3 updates with μ ≠ 0, λ_∞ ≠ 1: ODE orders 1–3 (3 = the reference halved 3M), SDE orders 1–2, data and noise, same z', () => {
+test('MRS reproduces its reference updates (docs/math.md#mrs) with μ ≠ 0, λ_∞ ≠ 1: ODE orders 1–3 (3 = the reference halved 3M), SDE orders 1–2, data and noise, same z', () => {
   fc.assert(
     fc.property(arbCase(), fc.constantFrom<'data' | 'noise'>('data', 'noise'), (c, prediction) => {
       const seed = 11

@@ -1,8 +1,8 @@
 /**
- * Momentum laws (solver-math §5): heavy ball (HB), Nesterov (NT) and GHVB over PLMS/ρ-Euler,
+ * Momentum laws (docs/math.md#momentum, #ghvb): heavy ball (HB), Nesterov (NT) and GHVB over PLMS/ρ-Euler,
  * DPM-Solver++(2M) and UniPC (data form).
  * (a) neutral elements: β = 1, and GHVB of integer order k, are the base solver of order k;
- * (b) independent reference loops written from §5 and the reference code (momentum-diffusion's
+ * (b) independent reference loops written from docs/math.md#momentum and the reference code (momentum-diffusion's
  *     AdamBmixer schedulers, its diffusers 2M wrapper, its UniPC wrapper with and without its quirks),
  *     GHVB on 2M as the 2M update with the EMA difference v_n − v_{n−1};
  * (c) orders on the closed-form Gaussian oracle: GHVB-2 (o ∈ (1, 2)) at 2, HB/NT with β < 1 at 1;
@@ -66,7 +66,7 @@ type Vec = Float64Array
 const axpy = (a: number, x: Vec, b: number, y: Vec): Vec => x.map((v, k) => a * v + b * y[k]!)
 
 // -------------------------------------------------------------------------------------------------
-// reference loops, written from solver-math §5 and the reference code (not from Program / Rule)
+// reference loops, written from docs/math.md#momentum and the reference code (not from Program / Rule)
 // -------------------------------------------------------------------------------------------------
 
 /** momentum-diffusion's AdamBmixer: cur = min(order, #ets), [P_cur weights on ets, newest first]/b */
@@ -88,7 +88,7 @@ const mixer = (order: number, ets: ReadonlyArray<Vec>, b: number): Vec => {
 
 /**
  * PLMSWithHBScheduler / PLMSWithNTScheduler / GHVBScheduler ('scale' output): vel ← ε₀ at the first call;
- * x_{n+1} = (x_n/α_n + (ρ_{n+1} − ρ_n)·u_n)·α_{n+1}, ρ = σ/α (§5.1, §5.3)
+ * x_{n+1} = (x_n/α_n + (ρ_{n+1} − ρ_n)·u_n)·α_{n+1}, ρ = σ/α (docs/math.md#momentum)
  */
 const plmsRef =
   (kind: 'plms' | 'hb' | 'nt' | 'ghvb', k: number, beta: number) =>

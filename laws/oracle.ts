@@ -1,5 +1,5 @@
 /**
- * Oracles for the numerical laws: the closed-form Gaussian PF-ODE flow (solver-math §14), Gaussian
+ * Oracles for the numerical laws: the closed-form Gaussian PF-ODE flow (docs/math.md#gaussian-oracle), Gaussian
  * mixtures with a fine-solve reference endpoint, native-output model wrappers written independently
  * of `Parameterization`, a runner returning the max error, the convergence-slope fitter (float floor
  * dropped, as diffrax does) and the fast-check generators of problems, schedules and grids.

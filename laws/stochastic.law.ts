@@ -1,5 +1,5 @@
 /**
- * Laws of the stochastic samplers (solver-math §11, §14.6; design §6). Neutral elements: η = 0 /
+ * Laws of the stochastic samplers (docs/math.md#stochastic, #equivalences, #laws). Neutral elements: η = 0 /
  * sChurn = 0 / snr = 0 compile to exactly the deterministic base (bitwise). Equivalences, each against
  * a loop written out here from the reference code with the same z: SDE-DPM-Solver++(1, η = 1) = DDIM(η = 1)
  * = DDPM ancestral = diffusers' DDPM posterior step (fixed_small and fixed_large); Euler-ancestral(η) =

@@ -1,5 +1,5 @@
 /**
- * Time-shift laws (solver-math §6, TS-DPM): the three released variants.
+ * Time-shift laws (docs/math.md#time-shift, TS-DPM): the three released variants.
  * (a) window 1, or a cutoff at or above 1000·T, is exactly the base solver (bitwise, same program);
  * (b) independent reference loops: TS-DDIM and TS-PLMS (model at nominal times, per-sample shifted
  *     targets, next step from the nominal time), TS-DPM-Solver++(2M) with kept per-sample times (one
@@ -84,7 +84,7 @@ const variance = (row: Vec): number => {
 }
 
 /**
- * §6.2: the window's candidates (the nominal target itself at k = round(t·N)), cleaner than `start`, by increasing t;
+ * docs/math.md#time-shift (the selection rule): the window's candidates (the nominal target itself at k = round(t·N)), cleaner than `start`, by increasing t;
  * kept times (`next`: the grid point after the target) also strictly noisier than `next`, the next step's nominal target
  */
 const candidates = (ns: NS.NoiseSchedule, w: number, to: NS.Point, start: NS.Point, next?: NS.Point): ReadonlyArray<NS.Point> => {
@@ -111,7 +111,7 @@ const eps = (r: Run, x: Vec, p: NS.Point): Vec => Gmm.eps(r.gmm)(x, p)
 const ddimRow = (x: Vec, e: Vec, s: NS.Point, t: NS.Point): Vec => x.map((v, q) => (t.alpha / s.alpha) * v - t.sigma * Math.expm1(t.lambda - s.lambda) * e[q]!)
 
 // -------------------------------------------------------------------------------------------------
-// reference loops (solver-math §6.2–6.3, TS-DPM pnm_solver / dpm_solver_utils; not from Program)
+// reference loops (docs/math.md#time-shift, TS-DPM pnm_solver / dpm_solver_utils; not from Program)
 // -------------------------------------------------------------------------------------------------
 
 /** TS-DDIM: model at the nominal t_i on the whole batch; each row's DDIM target shifted; next step from nominal t_{i+1} */
@@ -167,7 +167,7 @@ const tsPlms = (r: Run): Vec => {
 
 /**
  * TS-DPM-Solver++(2M) ('dpmsolver' ½-rule, lower order at the end below `lof` steps), one row at a time:
- * the row keeps its own times; the model is called at them; shifted targets are stored (§6.3)
+ * the row keeps its own times; the model is called at them; shifted targets are stored (docs/math.md#time-shift, the DPM-Solver variant)
  */
 const tsDpm2m = (r: Run, stat: 'x' | 'output', lof: number): Vec => {
   const pts = pointsOf(r)
@@ -231,7 +231,7 @@ test('window 1, or cutoff ≥ 1000·T, is exactly the base solver: the same prog
 // (b) reference loops
 // -------------------------------------------------------------------------------------------------
 
-test('TS-DDIM and TS-PLMS (DDIM/PNDM variant) = the §6.3 loops: nominal model times and start, per-sample shifted targets', () => {
+test('TS-DDIM and TS-PLMS (DDIM/PNDM variant) = the TS-DPM loops (docs/math.md#time-shift): nominal model times and start, per-sample shifted targets', () => {
   let shifted = 0
   fc.assert(
     fc.property(arbRun, (r) => {

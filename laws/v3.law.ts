@@ -1,5 +1,5 @@
 /**
- * Laws of DPM-Solver-v3 (solver-math §8): (a) degenerate EMS (l = 1, s = b = 0) reproduce the same
+ * Laws of DPM-Solver-v3 (docs/math.md#dpm-solver-v3): (a) degenerate EMS (l = 1, s = b = 0) reproduce the same
  * schedule without `ems` — DPM-Solver++ of the same order, UniC-style correctors included — in Float64
  * to 1e-10; (b) the exact EMS of a Gaussian make the first-order v3 step exact up to the EMS grid's
  * interpolation error (both the (s, b = 0) and the (s = 0, b) forms), and `estimate` recovers them from

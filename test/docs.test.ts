@@ -153,6 +153,42 @@ test('the docs have TypeScript snippets, each skip with a reason', () => {
   assert.ok(skipped.length <= 2, `${skipped.length} skipped snippets: keep skips rare`)
 })
 
+/** the text files of the folders the docs and comments live in */
+const sources = (dir: string): ReadonlyArray<string> =>
+  fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = path.join(dir, e.name)
+    if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'dist' ? [] : sources(rel)
+    return /\.(ts|mjs|md|json)$/.test(e.name) ? [rel] : []
+  })
+
+/** the name of the external math notes the code once cited (spelled in parts so that this file does not cite them) */
+const OLD_NOTES = ['solver', 'math'].join('-')
+
+test('every docs/math.md#anchor cited in the code, laws, tests and docs exists (and nothing cites the notes that are not in the repository)', () => {
+  const anchors = new Set([...fs.readFileSync(path.join(root, 'docs/math.md'), 'utf8').matchAll(/<a id="([a-z0-9-]+)"><\/a>/g)].map((m) => m[1]!))
+  const files = ['README.md', ...['src', 'laws', 'test', 'docs', 'examples', 'bench', 'scripts'].flatMap(sources)]
+  const missing: string[] = []
+  let cited = 0
+  for (const f of files) {
+    fs.readFileSync(path.join(root, f), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        assert.ok(!line.includes(OLD_NOTES), `${f}:${i + 1} cites ${OLD_NOTES}, which is not in the repository; cite docs/math.md#anchor`)
+        const own = f === 'docs/math.md'
+        if (!own && !line.includes('math.md#')) return
+        // docs/math.md#a, math.md#a (links from docs/), and the shorthand ", #a" / "[#a]" / "(#a)" after such a citation
+        for (const m of line.matchAll(/math\.md#([a-z0-9-]+)|(?:, |\[|\]\()#([a-z0-9-]+)/g)) {
+          const a = m[1] ?? m[2]!
+          if (a === 'anchor' || a === 'a') continue // the placeholder in prose like this file's
+          cited++
+          if (!anchors.has(a)) missing.push(`${f}:${i + 1}: #${a}`)
+        }
+      })
+  }
+  assert.deepEqual(missing, [], `anchors not in docs/math.md (its anchors: ${[...anchors].join(', ')})`)
+  assert.ok(cited > 50, `only ${cited} citations found`)
+})
+
 test('doc snippets', { concurrency: POOL }, async (t) => {
   const jobs = [
     t.test('every snippet type-checks', async () => {

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as B from '../src/core/Betas.ts'
 import * as _ from '../src/interop/Diffusers.ts'
+import * as Sch from '../src/interop/Scheduler.ts'
 import * as Gmm from '../src/core/Gmm.ts'
 import * as Interop from '../src/interop/Interop.ts'
 import * as NS from '../src/core/NoiseSchedule.ts'
@@ -125,6 +126,7 @@ const refDpmMultistep =
 const g = Gmm.random(3, 2, 11)
 const xT = Gmm.normals(2 * 16, 5)
 const gmmEps = (x: Float64Array, a: number, s: number) => Gmm.eps(g)(x, { t: NaN, alpha: a, sigma: s, lambda: Math.log(a / s) })
+const maxAbs = (y: Float64Array, r: Float64Array): number => y.reduce((m, v, k) => Math.max(m, Math.abs(v - r[k]!)), 0)
 const maxRel = (y: Float64Array, r: Float64Array): number => y.reduce((m, v, k) => Math.max(m, Math.abs(v - r[k]!) / (1 + Math.abs(r[k]!))), 0)
 
 const sdSigmaBar = B.sigmaBars(B.alphasCumprod(B.scaledLinear(0.00085, 0.012, 1000)))
@@ -392,7 +394,7 @@ const sigmaAtTau = (tau: number): number => {
   return (1 - w) * sdSigmaBar[lo]! + w * sdSigmaBar[lo + 1]!
 }
 /** np.linspace(0, N − 1, n) reversed (Euler-family linspace spacing) */
-const linspaceTaus = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (i === 0 ? 999 : (999 * (n - 1 - i)) / (n - 1)))
+const linspaceTaus = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (i === 0 ? 999 : (n - 1 - i) * (999 / (n - 1))))
 /** Karras σ̄'s between σ_max and σ_min, n of them */
 const karrasSigmas = (sMin: number, sMax: number, n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => (sMax ** (1 / 7) + (i / (n - 1)) * (sMin ** (1 / 7) - sMax ** (1 / 7))) ** 7)
 /** n noise draws of the batch's size (the same z fed to both samplers) */
@@ -469,7 +471,7 @@ test('Diffusers: the SD 1.5 DPMSolverMultistep config (Python JSON with -Infinit
   assert.deepEqual(evalTimesteps(convert(sd15, 20)).slice(0, 3), [941, 894, 847])
 })
 
-test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update loop (float64, 1e-10) across spacing, Karras, final σ, order 1–3, noise/data, midpoint/heun', () => {
+test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update loop (float64, ≤ 1e-12) across spacing, Karras, final σ, order 1–3, noise/data, midpoint/heun', (t) => {
   const lin = (n: number, N = 1000) => Array.from({ length: n }, (_, i) => Math.round(((N - 1) * (n - i)) / n)) // linspace(0, N−1, n+1) reversed, without the 0
   const cases: ReadonlyArray<{ readonly cfg: Record<string, unknown>; readonly nfe: number; readonly ref: RefOpts; readonly parity?: 'reference' }> = [
     // SD 1.5 as shipped in examples/, 10 and 20 steps (lower_order_final only below 15)
@@ -529,10 +531,10 @@ test('Diffusers: DPMSolverMultistep conversions reproduce diffusers’ update lo
     const cv = convert(c.cfg, c.nfe, c.parity ?? 'exact')
     const y = F.run(Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule), Gmm.eps(g))(xT)
     const r = refDpmMultistep(c.ref, gmmEps)(xT)
-    const d = maxRel(y.x, r)
-    assert.ok(d < 1e-10, `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}: max rel diff ${d}`)
+    check('DPMSolverMultistepScheduler', `${JSON.stringify(c.cfg).slice(0, 120)} nfe ${c.nfe}`, y.x, r, 1e-12)
     assert.equal(y.nfe, c.nfe, 'one model evaluation per diffusers step')
   }
+  t.diagnostic(`DPMSolverMultistepScheduler: max rel diff ${worst.get('DPMSolverMultistepScheduler')!.toExponential(2)}`)
 })
 
 /** DPMSolverMultistep / DEIS / singlestep linspace timesteps: round(linspace(0, N − 1, n + 1)) reversed, without the 0 */
@@ -586,6 +588,65 @@ test('Diffusers: DPMSolverMultistep sde-dpmsolver++ reproduces diffusers’ step
     assert.equal(y.nfe, n)
   }
   t.diagnostic(`sde-dpmsolver++: max rel diff ${worst.get('SDE-DPM-Solver++')!.toExponential(2)}`)
+})
+
+test('Diffusers: DDIM (η = 0) and Euler reproduce diffusers’ step() loops (float64, ≤ 1e-12): leading/trailing/linspace, Karras, ε and v', (t) => {
+  // DDIM: x_prev = sqrt(ᾱ_prev)·x̂0 + sqrt(1 − ᾱ_prev)·ε̂, from each timestep to the next listed one, the last to ᾱ_0 (set_alpha_to_one false)
+  const refDdim = (sigmas: ReadonlyArray<number>) => (x0T: Float64Array) => {
+    let x = x0T
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      const p = vp(sigmas[i]!)
+      const q = vp(sigmas[i + 1]!)
+      const e = epsVp(x, sigmas[i]!)
+      x = x.map((v, k) => q.a * ((v - p.s * e[k]!) / p.a) + q.s * e[k]!)
+    }
+    return x
+  }
+  // leading + steps_offset (Stable Diffusion): the next listed timestep is τ − N//n, as diffusers steps (with linspace/trailing
+  // spacing diffusers steps to τ − N//n but evaluates at the next listed timestep: a documented difference)
+  const taus = Array.from({ length: 10 }, (_, i) => 100 * (9 - i) + 1)
+  const dd = convert({ _class_name: 'DDIMScheduler', ...base, clip_sample: false, set_alpha_to_one: false, timestep_spacing: 'leading', steps_offset: 1 }, taus.length)
+  check('DDIMScheduler', 'leading', runConversion(dd).x, refDdim([...atSteps(taus), sdSigmaBar[0]!])(xT), 1e-12)
+  // Euler: x̄ ← x̄ + (σ_{i+1} − σ_i)·(x̄ − x̂0)/σ_i, final σ = 0
+  const refEuler = (sigmas: ReadonlyArray<number>, type: PredictionType) => (xbarT: Float64Array) => {
+    let x = xbarT
+    for (let i = 0; i + 1 < sigmas.length; i++) x = axpy(x, sigmas[i + 1]! - sigmas[i]!, derivative(x, sigmas[i]!, type))
+    return x
+  }
+  for (const c of [
+    { cfg: {}, sigmas: linspaceTaus(9).map(sigmaAtTau), type: 'epsilon' as const },
+    { cfg: { use_karras_sigmas: true, prediction_type: 'v_prediction' }, sigmas: karrasSigmas(sigmaAtTau(0), sigmaAtTau(999), 11), type: 'v_prediction' as const },
+    { cfg: { timestep_spacing: 'trailing' }, sigmas: [999, 856, 713, 570, 428, 285, 142].map(sigmaAtTau), type: 'epsilon' as const },
+  ]) {
+    const cv = convert({ _class_name: 'EulerDiscreteScheduler', ...base, ...c.cfg }, c.sigmas.length)
+    const sig = [...c.sigmas, 0]
+    check('EulerDiscreteScheduler', JSON.stringify(c.cfg), runConversion(cv, c.type).x, refEuler(sig, c.type)(toSigmaBar(xT, sig[0]!)), 1e-12)
+  }
+  t.diagnostic(['DDIMScheduler', 'EulerDiscreteScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
+test('Diffusers: UniPC bh1 into σ = 0 — diffusers’ update is NaN (−α_t·B(h)·0 with B(h) = h = ∞), stepwise returns its σ_t → 0 limit x̂0', () => {
+  const cv = convert({ _class_name: 'UniPCMultistepScheduler', ...base, solver_type: 'bh1', final_sigmas_type: 'zero' }, 8)
+  const p = Prog.compileOrThrow(cv.noiseSchedule, cv.parameterization)(cv.schedule)
+  const env = F.env(Gmm.eps(g), { D: 2 })
+  const st = Prog.stepper(env, p)
+  const before = st.advance(0, st.steps - 1)(st.init(xT)) // the state at the last point, before the step into σ = 0
+  const last = p.points.at(-1)!
+  const m0 = Gmm.eps(g)(before.x, last).map((e, k) => (before.x[k]! - last.sigma * e) / last.alpha) // x̂0 there
+  // diffusers' first-order UniP step (the last one is lowered to order 1) with predict_x0 and bh1, at target σ̄_t
+  const uniP1 = (sbT: number): Float64Array => {
+    const s = vp(last.sigma / last.alpha)
+    const q = sbT === 0 ? { a: 1, s: 0, l: Infinity } : vp(sbT)
+    const hh = -(q.l - s.l)
+    const B = hh // bh1
+    const predRes = 0 // no earlier differences at order 1
+    return before.x.map((v, k) => (q.s / s.s) * v - q.a * Math.expm1(hh) * m0[k]! - q.a * B * predRes)
+  }
+  assert.ok(uniP1(0).every(Number.isNaN), 'diffusers’ formula at σ = 0')
+  const y = F.run(p, Gmm.eps(g))(xT).x
+  assert.ok(y.every(Number.isFinite))
+  assert.ok(maxRel(y, m0) < 1e-14, 'stepwise: x̂0 at the last point')
+  assert.ok(maxRel(uniP1(1e-9), y) < 1e-8, 'the σ_t → 0 limit of diffusers’ formula')
 })
 
 test('Diffusers: Heun, KDPM2 and LMS reproduce diffusers’ step() loops (float64, ≤ 1e-12): spacings, Karras, ε and v; 2n − 1 evaluations; KDPM2’s midpoint timesteps', (t) => {
@@ -684,6 +745,101 @@ test('Diffusers: DEIS (logrho) and DPMSolverSinglestep reproduce diffusers’ st
     assert.equal(y.nfe, n)
   }
   t.diagnostic(['DEISMultistepScheduler', 'DPMSolverSinglestepScheduler'].map((g) => `${g}: max rel diff ${worst.get(g)!.toExponential(2)}`).join(', '))
+})
+
+// -------------------------------------------------------------------------------------------------
+// the diffusers-style scheduler
+// -------------------------------------------------------------------------------------------------
+
+/** a pipeline written against diffusers' scheduler API: noise × initNoiseSigma, then scaleModelInput → network → step */
+const pipeline = (sch: Sch.Scheduler, n: number, unet: (x: Float64Array, t: number, k: number) => Float64Array, noise: Float64Array): Float64Array => {
+  sch.setTimesteps(n)
+  let x: Float64Array = noise.map((v) => v * sch.initNoiseSigma)
+  sch.timesteps.forEach((t, k) => {
+    x = sch.step(unet(sch.scaleModelInput(x, t), t, k), t, x).prevSample
+  })
+  return x
+}
+
+test('Scheduler: the setTimesteps / scaleModelInput / step loop gives exactly Float64.run of the same program (bitwise), for multistep, corrector, Heun, singlestep, PLMS and stochastic documents', () => {
+  const ns = NS.vpLinear()
+  const model = Gmm.eps(g)
+  for (const id of ['ddim', 'dpmpp-2m', 'dpmpp-3m', 'unipc-bh2-3', 'heun', 'dpm2', 'dpmpp-3s', 'plms', 'lms', 'deis-logrho2', 'euler-ancestral', 'sde-dpmpp-2m']) {
+    const named = Solvers.byId(id)!
+    const sch = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => named.build({ nfe: n }), D: 2, seed: 5 })
+    for (const nfe of [6, 9]) {
+      sch.setTimesteps(nfe)
+      const p = sch.program
+      const want = F.run(p, model, { D: 2, seed: 5 })(xT)
+      // the network at each evaluation: the analytic model at that evaluation's point
+      const y = pipeline(sch, nfe, (x, _t, k) => model(x, sch.evaluationPoints[k]!), xT)
+      assert.equal(sch.timesteps.length, p.nfe, `${id}: one timestep per model evaluation`)
+      assert.equal(maxAbs(y, want.x), 0, `${id} nfe ${nfe}: scheduler loop vs Float64.run`)
+    }
+  }
+  // σ̄ samples (the Euler family's convention): x̄ = x/α in and out, equal to float64 rounding
+  const eu = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => Solvers.byId('heun')!.build({ nfe: n }), samples: 'sigmaBar' })
+  eu.setTimesteps(8)
+  const ref = F.run(eu.program, model)(xT).x
+  const a0 = eu.evaluationPoints[0]!.alpha
+  const y = pipeline(
+    eu,
+    8,
+    (x, _t, k) => model(x, eu.evaluationPoints[k]!),
+    xT.map((v) => v / a0 / eu.initNoiseSigma),
+  )
+  const aEnd = eu.program.points.at(-1)!.alpha
+  assert.ok(
+    maxRel(
+      y.map((v) => v * aEnd),
+      ref,
+    ) < 1e-14,
+  )
+  // misuse: step before setTimesteps, a wrong timestep, too many steps, a fixed document's NFE
+  const fresh = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: Solvers.byId('ddim')!.build({ nfe: 3 }) })
+  assert.throws(() => fresh.step(xT, 1, xT), /setTimesteps/)
+  assert.throws(() => fresh.setTimesteps(4), /fixed document of NFE 3/)
+  fresh.setTimesteps(3)
+  assert.throws(() => fresh.step(xT, 0.5, xT), /expected timesteps\[0\]/)
+  const done = pipeline(fresh, 3, (x, _t, k) => model(x, fresh.evaluationPoints[k]!), xT)
+  assert.equal(done.length, xT.length)
+  assert.throws(() => fresh.step(xT, fresh.timesteps[0]!, xT), /all 3 timesteps are done/)
+  const churn = Sch.make({ noiseSchedule: ns, parameterization: 'eps', schedule: (n) => Solvers.byId('euler-churn')!.build({ nfe: n, set: { sTmax: 'inf', sTmin: '0' } }) })
+  assert.throws(() => churn.setTimesteps(5), /before its first model evaluation/)
+})
+
+test('Scheduler.fromDiffusers: diffusers’ timesteps, init_noise_sigma and scaling; the loop reproduces the conversion’s run; stochastic steps take the caller’s draws', () => {
+  // DPMSolverMultistep (SD 1.5): x samples, integer timesteps, init_noise_sigma 1
+  const dpm = Sch.fromDiffusers(sd15, { D: 2 })
+  dpm.setTimesteps(10)
+  assert.deepEqual(dpm.timesteps, [901, 811, 721, 631, 541, 451, 361, 271, 181, 91])
+  assert.equal(dpm.initNoiseSigma, 1)
+  const model = Gmm.eps(g)
+  const y = pipeline(dpm, 10, (x, _t, k) => model(x, dpm.evaluationPoints[k]!), xT)
+  assert.equal(maxAbs(y, runConversion(convert(sd15, 10)).x), 0)
+  // Euler ancestral: σ̄ samples, init_noise_sigma σ̄_max (linspace), diffusers' draws given per step
+  const cfg = JSON.stringify({ _class_name: 'EulerAncestralDiscreteScheduler', ...base })
+  const ea = Sch.fromDiffusers(cfg, { D: 2 })
+  const n = 8
+  ea.setTimesteps(n)
+  const sigmas = [...linspaceTaus(n).map(sigmaAtTau), 0]
+  assert.deepEqual(ea.timesteps, linspaceTaus(n))
+  assert.ok(Math.abs(ea.initNoiseSigma - sigmas[0]!) < 1e-12 * sigmas[0]!)
+  assert.ok(maxRel(Float64Array.from(ea.sigmas), Float64Array.from(sigmas)) < 1e-12)
+  const zs = draws(n, 9)
+  let x: Float64Array = xT.map((v) => v * ea.initNoiseSigma) // x̄_T
+  ea.timesteps.forEach((t, k) => {
+    x = ea.step(model(ea.scaleModelInput(x, t), ea.evaluationPoints[k]!), t, x, { noise: zs[k]! }).prevSample
+  })
+  const r = refEulerAncestral(sigmas, zs, 'epsilon')(xT.map((v) => v * sigmas[0]!))
+  assert.ok(maxRel(x, r) <= 1e-12, `scheduler Euler ancestral vs diffusers' step(): ${maxRel(x, r)}`)
+  // Heun: 2n − 1 timesteps with the duplicates diffusers lists, order 2
+  const he = Sch.fromDiffusers(JSON.stringify({ _class_name: 'HeunDiscreteScheduler', ...base, timestep_spacing: 'leading', steps_offset: 1 }))
+  he.setTimesteps(5)
+  assert.deepEqual(he.timesteps, [801, 601, 601, 401, 401, 201, 201, 1, 1])
+  assert.equal(he.order, 2)
+  assert.ok(Math.abs(he.initNoiseSigma - Math.sqrt(sigmaAtTau(801) ** 2 + 1)) < 1e-12)
+  assert.throws(() => Sch.fromDiffusers(JSON.stringify({ _class_name: 'DPMSolverSDEScheduler' })).setTimesteps(5), /cannot be converted/)
 })
 
 test('Diffusers: Karras + final σ_min drops diffusers’ zero-length last step; exact 3rd order is the default, with a note', () => {
@@ -864,6 +1020,46 @@ test('CLI: from-diffusers → schedule + problem file; explain --diffusers and -
   const b = await cli('from-diffusers', bad)
   assert.equal(b.code, 1)
   assert.match(b.err, /timestep_spacing: got "uniform"; expected one of linspace, leading, trailing/)
+})
+
+test('CLI: from-diffusers for the new classes; sample --timestep-input diffusers evaluates the exact model at diffusers’ rounded timesteps', async () => {
+  const cfg = path.join(tmp, 'karras.json')
+  fs.writeFileSync(cfg, JSON.stringify({ _class_name: 'DPMSolverMultistepScheduler', ...base, use_karras_sigmas: true, algorithm_type: 'sde-dpmsolver++' }))
+  const s = path.join(tmp, 'ks.json')
+  const p = path.join(tmp, 'kp.json')
+  const r = await cli('from-diffusers', cfg, '--nfe', '20', '--out', s, '--problem-out', p)
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.out, /stochastic: fresh noise every step/)
+  const x = path.join(tmp, 'kx.json')
+  const rows = [
+    [0.3, -0.7],
+    [1.1, 0.2],
+  ]
+  fs.writeFileSync(x, JSON.stringify({ data: rows }))
+  const out = (f: string) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { x0: number[][] }).x0.flat()
+  const o1 = path.join(tmp, 'ko1.json')
+  const o2 = path.join(tmp, 'ko2.json')
+  assert.equal((await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o1, '--seed', '3')).code, 0)
+  const d = await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o2, '--seed', '3', '--timestep-input', 'diffusers')
+  assert.equal(d.code, 0, d.err)
+  // by hand: the mixture's exact ε at the point of diffusers' timestep τ (t = (τ + 1)/N), the same draws
+  const cv = convert(JSON.parse(fs.readFileSync(cfg, 'utf8')) as Record<string, unknown>, 20)
+  const pf = JSON.parse(fs.readFileSync(p, 'utf8')) as { problem: Gmm.Gmm }
+  const ns = cv.noiseSchedule
+  const tau = _.timestepOf(cv)
+  const prog = Prog.compileOrThrow(ns, 'eps')(cv.schedule)
+  const want = F.run(prog, (xx, at) => Gmm.eps(pf.problem)(xx, NS.point(ns)((tau(at) + 1) / 1000)), { D: 2, seed: 3 })(Float64Array.from(rows.flat())).x
+  assert.ok(maxRel(Float64Array.from(out(o2)), want) < 1e-12)
+  assert.ok(maxRel(Float64Array.from(out(o1)), want) > 1e-6, 'evaluating at σ differs from diffusers’ rounded timesteps')
+  assert.equal((await cli('sample', '--problem', p, '--schedule', s, '--xT', x, '--out', o2, '--timestep-input', 'rounded')).code, 2)
+  // every new class converts from the command line
+  for (const cls of ['EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'LMSDiscreteScheduler', 'DEISMultistepScheduler', 'DPMSolverSinglestepScheduler']) {
+    const f = path.join(tmp, `${cls}.json`)
+    fs.writeFileSync(f, JSON.stringify({ _class_name: cls, ...base }))
+    const c = await cli('from-diffusers', f, '--steps', '6', '--out', path.join(tmp, `${cls}.s.json`))
+    assert.equal(c.code, 0, `${cls}: ${c.err}`)
+    assert.match(c.out, new RegExp(`${cls}, 6 inference steps`))
+  }
 })
 
 // -------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ N rows of x_T. Prints: id, NFE, max |Δ| vs the reference rows, mean L2 vs groun
 reference's own mean L2). --out writes {"format":"stepwise-golden-out/v1","runs":[{"id","nfe","x0"}]}.`,
   sample: `usage: stepwise sample --problem P.json (--schedule S.json | --solver ID --nfe N [--grid G]) --xT X.json --out OUT.json
                        [--interpreter float64|tfjs] [--backend wasm|cpu|webgl|webgpu|tensorflow] [--seed S]
+                       [--timestep-input sigma|diffusers [--diffusers CONFIG.json [--steps N]]]
 
 P.json: at least {"problem", "schedule"} in the golden format (other keys ignored); a mean-reverting problem has
   "schedule": {"name": "mean_reverting", "lambda_inf": λ∞, "theta"?: "cosine"|"linear"|"constant", "alpha_T"?, "T"?, "t_0"?}
@@ -53,6 +54,7 @@ P.json: at least {"problem", "schedule"} in the golden format (other keys ignore
 --seed: the noise seed of stochastic steps (default 0); row i of X.json is sample index i, so a
 row's output does not depend on the other rows (except Langevin with norms=batch).
 S.json: a stepwise schedule document. X.json: {"data": number[][]}. OUT.json: {"x0": number[][], "nfe": n}.
+${Interop.HELP_TIMESTEP_INPUT}
 
        stepwise sample --model CARD.json (--schedule S.json | --solver ID --nfe N [--grid G]) [--n 64] [--xT X.json]
                        [--labels 0,1,… | --class K] [--guidance W] [--seed S] [--batch 256] [--out OUT.json] [--png GRID.png]
@@ -218,19 +220,21 @@ const sample = async (argv: ReadonlyArray<string>): Promise<number> => {
     const M = await import('./model.ts')
     return M.sample(IO.parse(argv, ['schedule', 'solver', 'nfe', 'grid', 'set', 'out', 'png', ...M.FLAGS]), scheduleOf)
   }
-  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed'])
+  const a = IO.parse(argv, ['problem', 'schedule', 'solver', 'nfe', 'grid', 'set', 'xT', 'out', 'interpreter', 'backend', 'seed', 'timestep-input', 'diffusers', 'steps'])
   const pfile = IO.need(a, 'problem')
-  const pf = Golden.decodeProblem(IO.readJson(pfile), pfile)
-  const sfile = IO.get(a, 'schedule')
-  if (sfile !== undefined && IO.get(a, 'solver') !== undefined) throw IO.usage('give either --schedule or --solver, not both')
-  const schedule = sfile !== undefined ? readSchedule(sfile) : namedSchedule(a)
+  const pu = IO.readJson(pfile)
+  const pf = Golden.decodeProblem(pu, pfile)
+  const schedule = scheduleOf(a)
   const xfile = IO.need(a, 'xT')
   const data = Problem.startsOrThrow(IO.readJson(xfile), pf.problem.D, xfile)
   const D = pf.problem.D
   const ns = Golden.noiseSchedule(pf)
   const p = Prog.compileOrThrow(ns, 'eps')(schedule)
+  const at = Interop.timestepInput(a, pu, ns)
+  if (at !== undefined && Run.interpreterOf(IO.get(a, 'interpreter')) !== 'float64') throw IO.usage('--timestep-input diffusers runs on the float64 interpreter only')
   const run = await Run.runner(Run.interpreterOf(IO.get(a, 'interpreter')), Run.backendOf(IO.get(a, 'backend')))
-  const res = await run(p, pf.problem, Golden.flatten(data), IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
+  const xT = Golden.flatten(data)
+  const res = at !== undefined ? Interop.runAtTimesteps(p, pf.problem, xT, IO.int(a, 'seed', 0), at) : await run(p, pf.problem, xT, IO.int(a, 'seed', 0), Golden.muOf(pf, data.length))
   const out = IO.need(a, 'out')
   IO.writeAtomic(out, JSON.stringify({ x0: Golden.rows(res.x, D), nfe: res.nfe }))
   console.log(`wrote ${out}: ${data.length} rows, NFE ${res.nfe}`)

@@ -80,7 +80,8 @@ calibration batch; --metric swd uses the sliced Wasserstein distance to data sam
   --nfe N            the exact budget of model evaluations (${NFE_RANGE[0]}–${NFE_RANGE[1]})
   --seed S           seed of the search and of the calibration batch (default 0); same seed ⇒ same schedule
   --budget-evals M   stop after M evaluated schedules (default: no limit)
-  --minutes T        stop after T minutes of search (default 8 when --budget-evals is not given)
+  --minutes T        stop after T minutes of search (default 8 when --budget-evals is not given); the time
+                     is kept in the checkpoint, so --resume continues what is left
   --out S.json       the searched schedule document (default out/search-nfe<N>.json); runs with 'stepwise sample'
   --strategy         s3 (default: predictor-screened evolution) or evolution (USF's released loop)
   --threads K        evaluation worker threads (default: the number of cores, at most 2; 0 = inline)
@@ -95,7 +96,8 @@ calibration batch; --metric swd uses the sliced Wasserstein distance to data sam
   --quiet            no progress bar
 
 Same seed and --budget-evals ⇒ the same schedule (any --threads). --minutes stops at a batch
-boundary, so a time-limited result depends on the machine's speed.`
+boundary, so a time-limited result depends on the machine's speed. Ctrl-C (SIGINT) stops at the next
+batch boundary, writes the checkpoint and prints the command that resumes (exit 130).`
 
 // -------------------------------------------------------------------------------------------------
 // parsing
@@ -159,7 +161,7 @@ export const readProblem = (file: string): Golden.ProblemFile => {
   const missing = ['problem', 'schedule'].filter((k) => rec?.[k] === undefined)
   if (missing.length > 0)
     throw new Error(
-      `${file} has no ${missing.map((k) => `'${k}'`).join(' or ')} key; expected the golden format's {"problem": {K, D, weights, means, variances}, "schedule": {"name": "linear" | "discrete", …}} (other keys are ignored)`,
+      `${file} has no ${missing.map((k) => `'${k}'`).join(' or ')} key; expected the golden format's {"problem": {K, D, weights, means, variances}, "schedule": {"name": "linear" | "discrete" | "mean_reverting", …}} (other keys are ignored)`,
     )
   return Golden.decodeProblem(u, file)
 }

@@ -1,6 +1,6 @@
 /**
- * Discrete VP (DDPM-family) β schedules as the training code defines them (solver-math §12.1), ᾱ, σ̄
- * and the discrete → continuous conversions (§12.2): diffusers' integer timesteps sit on the knots
+ * Discrete VP (DDPM-family) β schedules as the training code defines them (docs/math.md#discrete-vp), ᾱ, σ̄
+ * and the discrete → continuous conversions (same section): diffusers' integer timesteps sit on the knots
  * tₙ = (n+1)/N of `NoiseSchedule.vpDiscrete`; DPM-Solver's own conversion drops the entries with λ < −5.1.
  */
 import * as NS from './NoiseSchedule.ts'

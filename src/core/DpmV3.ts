@@ -1,5 +1,5 @@
 /**
- * DPM-Solver-v3 (solver-math §8): empirical model statistics (EMS) l, s, b ∈ R^D per λ, the
+ * DPM-Solver-v3 (docs/math.md#dpm-solver-v3): empirical model statistics (EMS) l, s, b ∈ R^D per λ, the
  * reparameterised ODE and its per-dimension step coefficients. With f = (σ·ε̂ − l⊙x)/α and, relative
  * to a start λ_s, g(λ) = e^{−(S(λ)−S_s)}⊙f − β(λ), β(λ) = ∫_{λ_s}^{λ} e^{−(S(r)−S_s)}⊙b dr (L = ∫l, S = ∫s):
  *   x_t = (α_t/α_s)·e^{−(L_t−L_s)}⊙x_s − α_t·e^{−(L_t−L_s)}⊙(Σ_j c_j⊙g_j + ∫_{λ_s}^{λ_t} e^{w}⊙β dλ),
@@ -81,7 +81,7 @@ export const degenerate = (ns: NS.NoiseSchedule, D: number, M = 32): Ems => {
 }
 
 /**
- * estimate EMS (§8.2) at each grid λ from `data` rows x0 (x = α·x0 ± σ·z, antithetic pairs): l = E[σ·v⊙Jᵀv] (Hutchinson,
+ * estimate EMS (docs/math.md#dpm-solver-v3) at each grid λ from `data` rows x0 (x = α·x0 ± σ·z, antithetic pairs): l = E[σ·v⊙Jᵀv] (Hutchinson,
  * v Rademacher), l' by central differences smoothed over ±smooth points; f = e^{−λ}ε − l⊙x/α,
  * f' = e^{−λ}((l − 1)⊙ε + dε/dλ) − l'⊙x/α; s = Cov(f, f')/Var(f), b = E f' − s·E f (per dimension)
  */

@@ -21,7 +21,7 @@ export interface Gmm {
 // constructors
 // -------------------------------------------------------------------------------------------------
 
-/** a single Gaussian N(μ0, s0²·I) in D dimensions (closed-form flow, §14) */
+/** a single Gaussian N(μ0, s0²·I) in D dimensions (closed-form flow, docs/math.md#gaussian-oracle) */
 export const gaussian = (D: number, mu0: number, s0sq: number): Gmm => ({
   K: 1,
   D,

@@ -17,9 +17,9 @@ export interface NoiseSchedule {
   readonly sigma: (t: number) => number
   readonly lambda: (t: number) => number
   readonly tOfLambda: (lambda: number) => number
-  /** mean-reverting (MR-SDE, §10): x_t = α_t·x0 + (1 − α_t)·μ + σ_t·ε with a condition μ; the solvers act on y = x − μ */
+  /** mean-reverting (MR-SDE, docs/math.md#mean-reverting): x_t = α_t·x0 + (1 − α_t)·μ + σ_t·ε with a condition μ; the solvers act on y = x − μ */
   readonly meanReverting?: boolean
-  /** the velocity's scale c: v = c·α·ε − (σ/c)·x0 (default 1; mean-reverting IR-SDE: λ_∞, §10.2) */
+  /** the velocity's scale c: v = c·α·ε − (σ/c)·x0 (default 1; mean-reverting IR-SDE: λ_∞, docs/math.md#mean-reverting) */
   readonly vScale?: number
   /** the times [lo, hi] where α and σ are defined without extrapolation (a table's range); absent: every t > 0 where they are finite */
   readonly domain?: readonly [number, number]

@@ -51,7 +51,7 @@ export const orders =
     Array.from({ length: n }, (_, i) => policy(i, n))
 
 /**
- * DPM-Solver-fast's split of an NFE budget into singlestep orders (solver-math §1.4):
+ * DPM-Solver-fast's split of an NFE budget into singlestep orders (docs/math.md#singlestep):
  * order 3: [3…3,2,1] | [3…3,1] | [3…3,2] for n mod 3 = 0, 1, 2; order 2: [2…2] | [2…2,1]; order 1: [1…1]
  */
 export const singlestepOrders = (order: number, nfe: number): ReadonlyArray<number> => {

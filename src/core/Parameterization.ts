@@ -73,7 +73,7 @@ export const fromPredictions =
   }
 
 /**
- * κ, the μ content of a native output under a mean-reverting schedule (§10.2): out_y = out − κ·μ on y = x − μ.
+ * κ, the μ content of a native output under a mean-reverting schedule (docs/math.md#mean-reverting): out_y = out − κ·μ on y = x − μ.
  * The model's x0 is the clean x0 = x0_y + μ (κ = 1; flow u = ε − x0: −1); ε and v = c·α·ε − (σ/c)·(x0 − μ) live on y (κ = 0)
  */
 export const muContent = (param: Parameterization): number => (param === 'x0' ? 1 : param === 'flow' ? -1 : 0)

@@ -28,7 +28,7 @@ export interface Rule {
   readonly prediction: Prediction
   readonly basis: Basis
   readonly relaxation: Relaxation
-  /** parity: the reference 3M multiplies the second-derivative term by ½ (solver-math §1.6) */
+  /** parity: the reference 3M multiplies the second-derivative term by ½ (docs/math.md#reference-3m) */
   readonly halveSecondDerivative: boolean
   /** 'ab' basis only: use Adams–Moulton (the target is the first node) instead of Adams–Bashforth */
   readonly implicit: boolean
@@ -142,7 +142,7 @@ export const adamsBashforth: ReadonlyArray<ReadonlyArray<number>> = [
 /** equal-step Adams–Moulton weights, the new point first */
 export const adamsMoulton: ReadonlyArray<ReadonlyArray<number>> = [[1], [1 / 2, 1 / 2], [5 / 12, 8 / 12, -1 / 12], [9 / 24, 19 / 24, -5 / 24, 1 / 24]]
 
-/** GHVB's generalized Adams–Bashforth weights P_k(y; b), newest first (b = 1: AB1..AB5), solver-math §5.2 */
+/** GHVB's generalized Adams–Bashforth weights P_k(y; b), newest first (b = 1: AB1..AB5), docs/math.md#ghvb */
 export const generalizedAB = (b: number): ReadonlyArray<ReadonlyArray<number>> => [
   [1],
   [(2 + b) / (2 * b), -(2 - b) / (2 * b)],

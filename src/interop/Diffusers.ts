@@ -567,7 +567,8 @@ const eulerPoints = (c: Config, n: number): E.Either<ReadonlyArray<Issue>, Point
     grid: explicit(f.ts),
     count: f.ts.length,
     toZero: f.toZero,
-    time: fractional ? { kind: 'vp', rounding: 'none', interpolation: 'log' } : { kind: 'vp', rounding: 'none', interpolation: 'linear' },
+    // the spacing's timesteps themselves where σ̄ was interpolated at them (the linear inverse would come back within rounding)
+    time: fractional ? { kind: 'vp', rounding: 'none', interpolation: 'log' } : { kind: 'vp', rounding: 'none', interpolation: 'linear', at: steps.map((tau, i) => [f.ts[i]!, tau] as const) },
     ns,
     noise: discreteSpec(tb, c),
     notes: f.notes,
@@ -677,7 +678,9 @@ const dpmMultistep: Converter = (c, n, o) => {
         ...(algo === 'deis' ? ['algorithm_type "deis" is read as "dpmsolver++", as diffusers does'] : []),
         ...(st !== 'midpoint' && st !== 'heun' ? [`solver_type ${JSON.stringify(st)} is read as "midpoint", as diffusers does`] : []),
         ...(orders.includes(3) && parity === 'exact'
-          ? ['solver_order 3: stepwise takes the exact third-order multistep step; diffusers halves the second-derivative term (order ≈ 2, solver-math §1.6): --parity reference reproduces it']
+          ? [
+              'solver_order 3: stepwise takes the exact third-order multistep step; diffusers halves the second-derivative term (order ≈ 2, docs/math.md#reference-3m): --parity reference reproduces it',
+            ]
           : []),
       ],
     }
@@ -799,7 +802,7 @@ const flowMatchEuler: Converter = (c, n) => {
       'diffusers-flow-euler',
     ),
     solver: 'ddim',
-    notes: ['flow Euler x ← x + (σ′ − σ)·u is the first-order exponential-integrator step (DDIM) on α = 1 − σ (solver-math §12.5)'],
+    notes: ['flow Euler x ← x + (σ′ − σ)·u is the first-order exponential-integrator step (DDIM) on α = 1 − σ (docs/math.md#flow)'],
   }))(flowMatchPoints(c, n))
 }
 

@@ -277,9 +277,10 @@ export const startIssues = (u: unknown, D: number): Issues => {
   })
 }
 
-/** the start points as rows, or throw naming `file` and the first issues */
+/** the start points as rows, or throw naming `file` and the first issues; a golden file (no `data`, an `x_T`) gives its x_T */
 export const startsOrThrow = (u: unknown, D: number, file: string): ReadonlyArray<ReadonlyArray<number>> => {
-  const is = startIssues(u, D)
+  const v = U.isRecord(u) && !('data' in u) && U.isRecord(u['x_T']) ? u['x_T'] : u
+  const is = startIssues(v, D).map((i) => (v === u ? i : { ...i, path: `x_T.${i.path}` }))
   if (is.length > 0) throw new Error(`${file} holds no valid start points (${plural(is.length, 'issue')}):\n${U.formatIssues(is.slice(0, 8))}${is.length > 8 ? `\n… and ${is.length - 8} more` : ''}`)
-  return (u as { readonly data: ReadonlyArray<ReadonlyArray<number>> }).data
+  return (v as { readonly data: ReadonlyArray<ReadonlyArray<number>> }).data
 }

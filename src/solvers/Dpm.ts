@@ -1,6 +1,6 @@
 /**
  * DDIM, DPM-Solver (noise prediction) and DPM-Solver++ (data prediction), singlestep and multistep,
- * as schedule constructors (solver-math §1).
+ * as schedule constructors (docs/math.md#dpm-solver).
  */
 import * as OP from '../core/OrderPolicy.ts'
 import type { Prediction } from '../core/Parameterization.ts'
@@ -20,7 +20,7 @@ export const ddim = (o: Common & { readonly prediction?: Prediction }): S.Solver
 
 /**
  * singlestep DPM-Solver(++)-k ('dpmsolver' type): the NFE budget split into outer steps of order ≤ k
- * (§1.4); order 2: s→s₁ DDIM, then from s with nodes {s, s₁} and the ½-midpoint relaxation;
+ * (docs/math.md#singlestep); order 2: s→s₁ DDIM, then from s with nodes {s, s₁} and the ½-midpoint relaxation;
  * order 3: s→s₁, s→s₂ (exact 2-node), s→t with nodes {s, s₂} (exact 2-node).
  */
 export const singlestep = (o: Common & { readonly prediction: Prediction; readonly order: 2 | 3; readonly solverType?: 'dpmsolver' | 'taylor' }): S.SolverSchedule => {
@@ -48,7 +48,7 @@ export const singlestep = (o: Common & { readonly prediction: Prediction; readon
  * multistep DPM-Solver(++) of order 2 or 3: warm-up orders, lower order at the end when
  * steps < `lowerOrderFinalBelow` (reference: 10); order-2 steps use the 'dpmsolver' ½ relaxation;
  * order-3 steps are the exact 3-node λ-Lagrange rule, or with `parity: 'reference'` the reference
- * update whose second-derivative term is halved (§1.6).
+ * update whose second-derivative term is halved (docs/math.md#reference-3m).
  */
 /** the decision of an order-k DPM-Solver(++) multistep step: 'dpmsolver' the ½ relaxation at order 2 ('taylor' the exact 2-node rule), 'reference' halves the 3M second derivative */
 export const step = (p: Prediction, k: number, solverType: 'dpmsolver' | 'taylor', parity: 'exact' | 'reference'): S.StepDecision =>

@@ -1,5 +1,5 @@
 /**
- * k-diffusion's deterministic samplers in σ̄ = σ/α (solver-math §1.5, §3.2): Euler, Heun, DPM-2,
+ * k-diffusion's deterministic samplers in σ̄ = σ/α (docs/math.md#k-diffusion): Euler, Heun, DPM-2,
  * LMS and DPM++(2M)/(3M). In VP variables the σ̄-space updates are noise-form exponential
  * integrators with the output interpolated in ρ = σ̄ (Euler, Heun, DPM-2, LMS) or data-form λ rules (DPM++).
  */

@@ -1,5 +1,5 @@
 /**
- * Named solvers of the Learned family (registered in solvers/index.ts): DPM-Solver-v3 (solver-math §8)
+ * Named solvers of the Learned family (registered in solvers/index.ts): DPM-Solver-v3 (docs/math.md#dpm-solver-v3)
  * as schedules whose steps carry `ems`. They compile only with the model's EMS
  * (`Program.compileOrThrow(ns, param, { ems })`, `Learned.loadEms(name)`), and say so otherwise.
  */
@@ -14,7 +14,7 @@ import * as P from './Params.ts'
 // -------------------------------------------------------------------------------------------------
 
 /**
- * DPM-Solver-v3 multistep of order p (§8.5): orders min(p, i + 1), lowered at the end when
+ * DPM-Solver-v3 multistep of order p (docs/math.md#dpm-solver-v3): orders min(p, i + 1), lowered at the end when
  * steps < `lowerOrderFinalBelow` (default 10 as DPM-Solver; the reference v3 sampler: always),
  * each step but the last followed by a pseudo corrector of order p + 1 (`corrector: false` drops them);
  * derivatives of g by the full-order λ-Lagrange solve (the reference's p_pseudo = c_pseudo = False form)

@@ -1,5 +1,5 @@
 /**
- * MR Sampler (MRS, solver-math §10.3): on a mean-reverting schedule (`MeanReverting.schedule`) the
+ * MR Sampler (MRS, docs/math.md#mrs): on a mean-reverting schedule (`MeanReverting.schedule`) the
  * compiler runs every step on y = x − μ and adds the μ terms, so MRS is DPM-Solver(++) with the MR
  * driver: warm-up orders, lower order at the end below 10 steps, and (default, `eulerAtFinal`) a
  * first-order last step: on the default time-uniform grid the last interval spans λ ≈ 4 → 9 and a
@@ -60,7 +60,7 @@ export const sde = (o: Common & Driver & { readonly order: 1 | 2 }): S.SolverSch
 // instances
 // -------------------------------------------------------------------------------------------------
 
-const prediction = P.choice("'data' (default, recommended) or 'noise' (unstable at few steps, §10.3)", ['data', 'noise'])
+const prediction = P.choice("'data' (default, recommended) or 'noise' (unstable at few steps, docs/math.md#mrs)", ['data', 'noise'])
 const parity = P.choice("'exact' (default) or 'reference' (halved second derivative, as the MRS code)", ['exact', 'reference'])
 const lofBelow = P.number('lower the order at the end when steps < this (default 10, as the MRS reference; 0 = never; inf = always)', { min: 0, inf: true })
 const eulerAtFinal = P.flag("first-order last step (default 'true'; 'false' = the reference's full-order last step)")

@@ -1,7 +1,7 @@
 /**
  * Named solvers of the Momentum family (registered in solvers/index.ts): heavy ball, Nesterov and
- * GHVB (solver-math §5) over PLMS/ρ-Euler, DPM-Solver++(2M) and UniPC (data form), and the TS-DPM
- * time-shift sampler (§6) over DDIM, PNDM/PLMS and DPM-Solver++(2M). Each is its base schedule with
+ * GHVB (docs/math.md#momentum, #ghvb) over PLMS/ρ-Euler, DPM-Solver++(2M) and UniPC (data form), and the TS-DPM
+ * time-shift sampler (docs/math.md#time-shift) over DDIM, PNDM/PLMS and DPM-Solver++(2M). Each is its base schedule with
  * `momentum` or `timeShift` fields on the steps; β = 1, window 1 or a cutoff above T give exactly the
  * base solver (laws/momentum.law.ts, laws/timeshift.law.ts).
  */
@@ -68,7 +68,7 @@ export const baseOf = (b: Base, k: number, o: Common): S.SolverSchedule => {
 }
 
 /**
- * heavy ball / Nesterov (§5.3–5.4) over a base: v ← (1−β)v + β·d on the step's direction d (PLMS: AB_k(ε);
+ * heavy ball / Nesterov (docs/math.md#momentum) over a base: v ← (1−β)v + β·d on the step's direction d (PLMS: AB_k(ε);
  * 2M: m₀ + ½D₁, order-2 steps only, as the diffusers wrapper; UniPC: predictor and corrector, each its own v);
  * parity 'reference' on UniPC: momentum-diffusion's quirks (no momentum on UniP, σ-scaled corrector EMA; the
  * references for PLMS and 2M have none, so there it changes nothing)
@@ -83,7 +83,7 @@ export const heavyBall = (o: Common & { readonly kind: 'hb' | 'nt'; readonly bet
 }
 
 /**
- * GHVB (§5.3) of real order o over a base: vₙ = (1−β)vₙ₋₁ + β·mₙ on every step; PLMS: ε' = P_k(v; β)
+ * GHVB (docs/math.md#ghvb) of real order o over a base: vₙ = (1−β)vₙ₋₁ + β·mₙ on every step; PLMS: ε' = P_k(v; β)
  * (generalized AB weights); 2M/UniPC: the rule on m̃_g = m_s − v_s + v_g (order 2 for β < 1). Integer o is the base of order o.
  */
 export const ghvb = (o: Common & { readonly order: number; readonly base: Base }): S.SolverSchedule => {
@@ -93,7 +93,7 @@ export const ghvb = (o: Common & { readonly order: number; readonly base: Base }
 }
 
 /**
- * TS-DPM time shift (§6) on every step but the first of a base: per sample, the target within ±⌊w/2⌋/1000 of
+ * TS-DPM time shift (docs/math.md#time-shift) on every step but the first of a base: per sample, the target within ±⌊w/2⌋/1000 of
  * the nominal one whose σ² is closest to Var(x) (or, parity, Var of the latest model output), above cutoff/1000
  */
 export const timeShifted = (s: S.SolverSchedule, shift: S.TimeShift, name: string): S.SolverSchedule => S.mapSteps(s, (d, i) => (i === 0 ? d : { ...d, timeShift: shift }), name)

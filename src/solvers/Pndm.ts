@@ -1,6 +1,6 @@
 /**
  * PLMS (diffusers/LDM PNDM with skip_prk_steps) and iPNDM: equal-step Adams–Bashforth weights on ε
- * followed by a DDIM transfer (solver-math §3.3, §4.3).
+ * followed by a DDIM transfer (docs/math.md#pndm).
  */
 import * as OP from '../core/OrderPolicy.ts'
 import * as S from '../schedule/SolverSchedule.ts'

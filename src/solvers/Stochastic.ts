@@ -1,5 +1,5 @@
 /**
- * Named solvers of the Stochastic family (solver-math §11): DDIM-η, DDPM ancestral, Euler-ancestral,
+ * Named solvers of the Stochastic family (docs/math.md#stochastic): DDIM-η, DDPM ancestral, Euler-ancestral,
  * SDE-DPM-Solver++ 1/2M/3M, EDM churn (Euler, Heun) and the Score-SDE predictor–corrector sampler.
  * Each is a schedule constructor: its deterministic base with `noise`, `churn` or `langevin` fields on
  * the steps. Noise is counter-based (seed, sample index, step, stream), so runs are bit-reproducible
@@ -95,7 +95,7 @@ export const churn = (o: Common & { readonly method: 'euler' | 'heun'; readonly 
 }
 
 /**
- * Score-SDE predictor–corrector (§11.3): per step `steps` Langevin iterations x ← x + ε_L·ŝ + sqrt(2ε_L)·z at t_i,
+ * Score-SDE predictor–corrector (docs/math.md#langevin): per step `steps` Langevin iterations x ← x + ε_L·ŝ + sqrt(2ε_L)·z at t_i,
  * then the predictor t_i → t_{i+1}; ⌊nfe/(steps + 1)⌋ steps on the time-uniform grid (nfe < steps + 1 is an error)
  */
 export const scoreSdePc = (

@@ -1,5 +1,5 @@
 /**
- * UniPC (solver-math §2): UniP-p predictor with B(h) = −h (bh1) or expm1(−h) (bh2) and the UniC
+ * UniPC (docs/math.md#unipc): UniP-p predictor with B(h) = −h (bh1) or expm1(−h) (bh2) and the UniC
  * corrector reusing the next evaluation. Only the two fixed-½ cases depend on B(h): UniP-2 and UniC-1
  * (a relaxation of the first derivative); solved orders are the exact λ-Lagrange rule.
  */

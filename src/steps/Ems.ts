@@ -1,5 +1,5 @@
 /**
- * DPM-Solver-v3 (docs/math.md §9): integrate g of the EMS-reparameterised ODE instead of x0, with
+ * DPM-Solver-v3 (docs/math.md#dpm-solver-v3): integrate g of the EMS-reparameterised ODE instead of x0, with
  * per-dimension coefficients from the model's empirical model statistics (l, s, b):
  *   x_t = A⊙x_s + Σⱼ(aⱼ⊙xeⱼ + bⱼ⊙outⱼ) + c⊙1.
  * It replaces how every update of the step is written (predictor and corrector); degenerate EMS

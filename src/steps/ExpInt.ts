@@ -3,7 +3,7 @@
  * (multistep: the current point; singlestep: an earlier one) to the target t,
  *   x_t = A·x_s + Σⱼ cⱼ·m_j,   (A, c) = rule(s, t, node points),
  * m the noise or data prediction at the nodes (history indices −1 = newest). Its document fields are
- * prediction, order, start, nodes, basis, relaxation and halveSecondDerivative (§2 of docs/math.md).
+ * prediction, order, start, nodes, basis, relaxation and halveSecondDerivative (docs/math.md#exponential-integrator).
  */
 import * as t from 'io-ts'
 import * as U from '../core/Codec.ts'

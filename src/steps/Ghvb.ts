@@ -1,5 +1,5 @@
 /**
- * GHVB (generalized heavy ball, docs/math.md §6): keep vₙ = (1−β)vₙ₋₁ + β·mₙ per point (vₙ = mₙ where
+ * GHVB (generalized heavy ball, docs/math.md#ghvb): keep vₙ = (1−β)vₙ₋₁ + β·mₙ per point (vₙ = mₙ where
  * the chain starts, v = m before it) and apply the rule to them: basis 'ab' the generalized
  * Adams–Bashforth weights P_k(·; β) on the v's, other bases v_s for one node (P_1), else the nodes
  * m̃_g = m_s − v_s + v_g (differences of the EMA; = P_2(·; β) for two). β = 1 is the base step.

@@ -1,5 +1,5 @@
 /**
- * The mean-reverting μ shift (docs/math.md §8): on a mean-reverting schedule the flow lives in
+ * The mean-reverting μ shift (docs/math.md#mean-reverting): on a mean-reverting schedule the flow lives in
  * y = x − μ, so an update x_t = A·x_s + … of y becomes x_t = A·x_s + (1 − A)·μ + …, and every
  * prediction is folded in y-space by the builder (m_y = a.x·(x − μ) + a.out·(out − κ·μ)). On any other
  * schedule this combinator is the identity (its neutral case).

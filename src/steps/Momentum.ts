@@ -1,5 +1,5 @@
 /**
- * Momentum (docs/math.md §6) on the step's direction d = Σcⱼmⱼ/Σcⱼ. Heavy ball: v ← (1−β)v + βd,
+ * Momentum (docs/math.md#momentum) on the step's direction d = Σcⱼmⱼ/Σcⱼ. Heavy ball: v ← (1−β)v + βd,
  * x = A·x_s + B·v; Nesterov: x = A·x_s + B·((1−β)v + βd) (v ← d at the first momentum step or after a
  * change of prediction; a corrector keeps its own v). GHVB (kind 'ghvb') is its own combinator
  * (`Ghvb.ts`). β = 1 is the base step (the neutral element).

@@ -1,5 +1,5 @@
 /**
- * Noise injection (docs/math.md §5). 'sde' is the SDE-DPM-Solver++ family (data prediction, any order):
+ * Noise injection (docs/math.md#stochastic). 'sde' is the SDE-DPM-Solver++ family (data prediction, any order):
  *   x_t = (σ_t/σ_s)e^{−ηh}x_s + α_t(1+η)∫e^{−(1+η)(λ_t−λ)}x̂0 dλ + σ_t·sqrt(1 − e^{−2ηh})·z;
  * 'ddim' (Song's η) and 'ancestral' (σ_up capped at σ_t) are first-order:
  *   x_t = α_t·x̂0 + sqrt(σ_t² − s²)·ε̂ + s·z,  s = η·σ_t·sqrt(1 − e^{−2h});
@@ -64,11 +64,17 @@ export const sdeStd = (prediction: P.Prediction, eta: number, from: NS.Point, to
 /** DDPM 'fixed_large' multiplies the injected noise by σ_s/σ_t (= sqrt(β/β̃) on VP; none into σ_t = 0); 'small' (default) by 1 */
 export const varianceFactor = (n: Noise | undefined, from: NS.Point, to: NS.Point): number => (n?.variance !== 'large' ? 1 : to.sigma > 0 ? from.sigma / to.sigma : 0)
 
-/** the reverse SDE's drift and squared diffusion at t: f = d log α/dt, g² = dσ²/dt − 2fσ² = −2σ²·dλ/dt (central differences, δ = 1e-5·t) */
+/**
+ * the reverse SDE's drift and squared diffusion at t: f = d log α/dt, g² = dσ²/dt − 2fσ² = −2σ²·dλ/dt (central differences,
+ * δ = 1e-5·t; forward differences when t − δ lies past the σ = 0 point, where λ is not defined: a grid ending within δ of it)
+ */
 const driftDiffusion = (ns: NS.NoiseSchedule, t: number): { readonly f: number; readonly g2: number } => {
   const dt = 1e-5 * t
-  const f = (Math.log(ns.alpha(t + dt)) - Math.log(ns.alpha(t - dt))) / (2 * dt)
-  const dl = (ns.lambda(t + dt) - ns.lambda(t - dt)) / (2 * dt)
+  const central = Number.isFinite(ns.lambda(t - dt))
+  const lo = central ? t - dt : t
+  const span = central ? 2 * dt : dt
+  const f = (Math.log(ns.alpha(t + dt)) - Math.log(ns.alpha(lo))) / span
+  const dl = (ns.lambda(t + dt) - ns.lambda(lo)) / span
   return { f, g2: -2 * ns.sigma(t) ** 2 * dl }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Time shift (TS-DPM, docs/math.md §7): per sample, the step's target moves to the time t̂ within
+ * Time shift (TS-DPM, docs/math.md#time-shift): per sample, the step's target moves to the time t̂ within
  * ±⌊window/2⌋/scale of the nominal target whose σ² is closest to the sample's variance, while the
  * nominal target is above cutoff/scale (scale 1000: the integer DDPM time); never at step 0. With `keep`
  * the chosen t̂ become the target's per-sample times (the next evaluation and λ-differences use them).
