@@ -152,7 +152,7 @@ test('MNIST on webgl: dpmpp-2m NFE 10, class 3, w = 3, twice; counter, canvas, n
 
 /**
  * Both backends compute in float32 with different kernels (GLSL on SwiftShader, wasm), through a network whose
- * convolutions sum hundreds of terms; the measured gap is printed (1.5e-5 with models/mnist, 1.0e-3 × scale with the untrained network). 1e-3 × the
+ * convolutions sum hundreds of terms; the measured gap is printed (1.5e-5 with models/mnist, 1.0e-3 at scale 1.1e3 with the untrained one). 1e-3 × the
  * scale still catches a wrong condition, time embedding or step, which move pixels by ≥ 0.1.
  */
 const BACKEND_TOL = 1e-3
