@@ -101,6 +101,40 @@ export interface CanvasStats {
   readonly foreground: number
 }
 
+/** the latest MNIST run on the page, once it finished */
+export interface MnistReport {
+  readonly backend: string
+  /** the solver id (or the custom document's name) */
+  readonly solver: string
+  readonly nfe: number
+  readonly steps: number
+  /** the frames drawn: x_T and one per step */
+  readonly frames: number
+  readonly complete: boolean
+  /** the page's controls */
+  readonly classChoice: string
+  readonly w: number
+  readonly seed: number
+  readonly digits: number
+  readonly ms: number
+  /** numTensors above the pre-run count after each frame (x_T first), and once the run released everything (0) */
+  readonly tensors: ReadonlyArray<number>
+  readonly leaked: number
+  /** tf.memory().numTensors once the run is over (the network's weights included) */
+  readonly numTensors: number
+  /** the final x: fraction of pixels ≤ −0.5 (background) and ≥ 0.5 (ink), min and max */
+  readonly background: number
+  readonly ink: number
+  readonly min: number
+  readonly max: number
+  /** the first digit of the final x (784 values; the same seed draws the same x_T for it whatever the grid's size) */
+  readonly first: ReadonlyArray<number>
+  /** the step counter under the canvas */
+  readonly counter: string
+  /** where the network came from (mnist/info.json) */
+  readonly source: string
+}
+
 /** window.stepwiseTest */
 export interface Api {
   /** resolves once a backend is active and the first run is drawn */
@@ -115,6 +149,10 @@ export interface Api {
   /** stop the animation and draw frame k (−1: the last) */
   readonly show: (k: number) => void
   readonly canvasStats: () => CanvasStats
+  /** wait for the runs in flight; the latest MNIST run's report (rejects with its error) */
+  readonly mnist: () => Promise<MnistReport>
+  /** pixel statistics of the digits canvas */
+  readonly digitsStats: () => CanvasStats
 }
 
 declare global {

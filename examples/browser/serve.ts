@@ -1,5 +1,6 @@
 /**
- * `npm run demo [-- SCHEDULE.json …] [--port N]`: build the demo if out/demo/ is missing, serve it
+ * `npm run demo [-- SCHEDULE.json …] [--port N]`: build the demo if out/demo/ is missing (or older than
+ * the MNIST network in models/mnist/, e.g. when the trained weights arrived after the last build), serve it
  * on 127.0.0.1 (static files only, no network access needed) and print the URL. A bad --port, a busy
  * port or a missing or invalid schedule file is a one-line error (exit 2 for the command line, 1 otherwise). Schedule files
  * given on the command line are served under /schedules/ and the first one is opened by the URL
@@ -12,6 +13,7 @@ import { pathToFileURL } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Codec from '../../src/schedule/Codec.ts'
 import { build, defaultDir } from './build.ts'
+import { repositoryNetwork } from './weights.ts'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -140,17 +142,30 @@ const listen = async (port: number): Promise<Server> => {
   }
 }
 
-/** `npm run demo`: check the arguments and schedule files, listen, build out/demo/ when missing, print the URL */
+const mtime = (f: string): Promise<number | undefined> =>
+  fs.stat(f).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  )
+
+/** why out/demo/ needs a build: missing, or its MNIST network is older than the repository's; undefined when it is current */
+export const staleBuild = async (dir: string = defaultDir): Promise<string | undefined> => {
+  if ((await mtime(path.join(dir, 'main.js'))) === undefined) return 'missing'
+  const built = await mtime(path.join(dir, 'mnist', 'info.json'))
+  if (built === undefined) return 'it has no MNIST network'
+  const net = await repositoryNetwork()
+  const changed = net === undefined ? undefined : await mtime(net)
+  return changed !== undefined && changed > built ? `the MNIST network in ${path.relative(process.cwd(), path.dirname(net!)) || '.'} is newer` : undefined
+}
+
+/** `npm run demo`: check the arguments and schedule files, listen, build out/demo/ when missing or stale, print the URL */
 export const main = async (args: ReadonlyArray<string>): Promise<Server> => {
   const o = parseArgs(args)
   await checkSchedules(o.schedules)
   const srv = await listen(o.port)
   try {
-    const exists = await fs.stat(path.join(defaultDir, 'main.js')).then(
-      () => true,
-      () => false,
-    )
-    if (!exists) console.log(`built out/demo/ in ${(await build()).ms.toFixed(0)} ms`)
+    const why = await staleBuild()
+    if (why !== undefined) console.log(`built out/demo/ (${why}) in ${(await build()).ms.toFixed(0)} ms`)
     await fs.mkdir(path.join(defaultDir, 'schedules'), { recursive: true })
     for (const s of o.schedules) await fs.copyFile(s, path.join(defaultDir, 'schedules', path.basename(s)))
   } catch (e) {
