@@ -74,6 +74,14 @@ interface Row {
 }
 const rows: Row[] = []
 const started = performance.now()
+// the floor at this n: FID of n real training digits against the test statistics (same features, same n)
+{
+  const { load, toSigned } = await import('../src/models/MnistData.ts')
+  const train = load().train
+  const real = Float64Array.from(toSigned(train.images.subarray(0, n * 784)))
+  const r = CardMetrics.evaluate(card, cl, real, Array.from(train.labels.subarray(0, n)))
+  console.log(`floor: ${n} real training digits vs the test statistics: FID ${r.fid!.toFixed(2)}, classifier accuracy ${(100 * r.accuracy!).toFixed(1)} %`)
+}
 for (const w of ws) {
   const teacher = Teacher.teacher(l, txT, { labels: tLabels, w, steps: 200 })
   console.log(`w = ${w}: teacher (DPM-Solver++(3M), 200 steps, ${teacherRows} rows${teacher.cached ? ', cached' : ''}) estimated RMS error ${teacher.errorEstimate.toExponential(2)}`)
