@@ -78,8 +78,17 @@ const started = performance.now()
 {
   const { load, toSigned } = await import('../src/models/MnistData.ts')
   const train = load().train
-  const real = Float64Array.from(toSigned(train.images.subarray(0, n * 784)))
-  const r = CardMetrics.evaluate(card, cl, real, Array.from(train.labels.subarray(0, n)))
+  // the package's digits are grouped by class: take n evenly strided rows (every class, in proportion)
+  const step = Math.floor(train.n / n)
+  const idx = Array.from({ length: n }, (_, i) => i * step)
+  const real = new Float64Array(n * 784)
+  idx.forEach((r, i) => real.set(toSigned(train.images.subarray(r * 784, (r + 1) * 784)), i * 784))
+  const r = CardMetrics.evaluate(
+    card,
+    cl,
+    real,
+    idx.map((i) => train.labels[i]!),
+  )
   console.log(`floor: ${n} real training digits vs the test statistics: FID ${r.fid!.toFixed(2)}, classifier accuracy ${(100 * r.accuracy!).toFixed(1)} %`)
 }
 for (const w of ws) {
