@@ -28,7 +28,7 @@
  *   --only classifier --classifier-steps 1000
  *   --only eps --steps 3600 --lr 1e-3 --minutes 52        (stopped by the wall cap at 1380: --stop-at 1380)
  *   --only eps --init models/mnist/eps --steps 3000 --lr 6e-4
- *   --only eps --init models/mnist/eps --steps 2200 --lr 4e-4 --minutes 23   (see eps.stages[2].stepsDone)
+ *   --only eps --init models/mnist/eps --steps 2200 --lr 4e-4 --minutes 23   (stopped at 2073: --stop-at 2073)
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
