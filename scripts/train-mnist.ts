@@ -18,6 +18,17 @@
  * --init DIR starts a further stage from the weights saved in DIR (fresh Adam, warm-up, cosine decay;
  * data, timesteps and noise from another stream of the seed: stage k uses seed ^ 0xe95 ^ (k − 1)·0x9e37);
  * training.json keeps every stage under eps.stages.
+ *
+ * Measured: two runs of 10 steps with 2 replicas give the same SHA-256 of the weight file; 1 replica
+ * differs from 2 by ≤ 1.5e-8 after 10 steps (float32 summation order). Wall time depends on the load:
+ * ~0.65 s/step (batch 64, 2 replicas) on an idle 2-core machine, 2–4 s/step while other jobs share it.
+ *
+ * The shipped weights (models/mnist) came from, in this order (the stages and their wall-clock stops are
+ * in training.json; --stop-at replays a stop):
+ *   --only classifier --classifier-steps 1000
+ *   --only eps --steps 3600 --lr 1e-3 --minutes 52        (stopped by the wall cap at 1380: --stop-at 1380)
+ *   --only eps --init models/mnist/eps --steps 3000 --lr 6e-4
+ *   --only eps --init models/mnist/eps --steps 2200 --lr 4e-4 --minutes 23   (stopped at 2073: --stop-at 2073)
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
