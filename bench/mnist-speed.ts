@@ -36,7 +36,10 @@ const at = NS.point(ns)(0.5)
 /** ms per network call at batch B: `nfe` chained calls (each output the next input, as in a run), read back once */
 const netMs = (l: CardModel.Loaded, B: number): number => {
   const x0 = Tfjs.fromFloat64(CardModel.noiseRows(1, B, l.D), l.D)
-  const c = tf.tensor2d(Float32Array.from({ length: B }, (_, i) => i % 10), [B, 1])
+  const c = tf.tensor2d(
+    Float32Array.from({ length: B }, (_, i) => i % 10),
+    [B, 1],
+  )
   const t0 = performance.now()
   let x = x0
   for (let k = 0; k < nfe; k++) {

@@ -35,7 +35,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
-import { mulberry32, normalsFrom } from '../src/core/Gmm.ts'
+import { epochRows, mulberry32, normalsFrom } from '../src/core/Gmm.ts'
 import * as Tfjs from '../src/run/Tfjs.ts'
 import * as Classifier from '../src/models/MnistClassifier.ts'
 import * as Data from '../src/models/MnistData.ts'
@@ -123,25 +123,6 @@ const adam = (n: number) => {
 const lrAt = (o: { lr: number; warmup: number; steps: number }, s: number): number =>
   s < o.warmup ? (o.lr * (s + 1)) / o.warmup : o.lr * (0.02 + 0.98 * 0.5 * (1 + Math.cos((Math.PI * (s - o.warmup)) / Math.max(1, o.steps - o.warmup))))
 
-/** a seeded endless stream of rows: a fresh Fisher–Yates permutation per epoch */
-const rows = (n: number, rnd: () => number) => {
-  let perm = new Int32Array(0)
-  let at = 0
-  return (): number => {
-    if (at >= perm.length) {
-      perm = Int32Array.from({ length: n }, (_, i) => i)
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1))
-        const tmp = perm[i]!
-        perm[i] = perm[j]!
-        perm[j] = tmp
-      }
-      at = 0
-    }
-    return perm[at++]!
-  }
-}
-
 // -------------------------------------------------------------------------------------------------
 // the ε-network: one replica
 // -------------------------------------------------------------------------------------------------
@@ -194,7 +175,7 @@ const replica = async (rank: number, o: EpsOptions, peers: ReadonlyArray<Port>, 
   const emaNet = rank === 0 ? Net.build() : undefined
   const rnd = mulberry32(o.seed ^ 0xe95 ^ ((o.stage - 1) * 0x9e37))
   const normal = normalsFrom(rnd)
-  const nextRow = rows(data.n, rnd)
+  const nextRow = epochRows(data.n, rnd)
   const share = o.batch / o.replicas
   const from = rank * share
   const vars = net.trainableWeights.map((w) => w.read() as tf.Variable)
@@ -326,7 +307,7 @@ const trainClassifier = async (o: { seed: number; steps: number; batch: number; 
   const weights = flatWeights(net)
   const step = adam(weights.length)
   const rnd = mulberry32(o.seed ^ 0xa06)
-  const nextRow = rows(train.n, rnd)
+  const nextRow = epochRows(train.n, rnd)
   const vars = net.trainableWeights.map((w) => w.read() as tf.Variable)
   const t0 = performance.now()
   const curve: Array<readonly [number, number]> = []

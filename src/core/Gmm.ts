@@ -93,6 +93,25 @@ export const eps =
     return out
   }
 
+/** a seeded endless stream of rows: a fresh Fisher–Yates permutation per epoch */
+export const epochRows = (n: number, rnd: () => number): (() => number) => {
+  let perm = new Int32Array(0)
+  let at = 0
+  return (): number => {
+    if (at >= perm.length) {
+      perm = Int32Array.from({ length: n }, (_, i) => i)
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1))
+        const tmp = perm[i]!
+        perm[i] = perm[j]!
+        perm[j] = tmp
+      }
+      at = 0
+    }
+    return perm[at++]!
+  }
+}
+
 /** seeded uniform generator on [0, 1) (mulberry32) */
 export const mulberry32 = (seed: number) => {
   let s = seed >>> 0

@@ -156,21 +156,7 @@ export const train = (a: L.Arch, o: TrainOptions): L.Learned => {
   const m1 = tf.tidy(() => vars.map((v) => tf.variable(tf.zerosLike(v))))
   const m2 = tf.tidy(() => vars.map((v) => tf.variable(tf.zerosLike(v))))
   const net = forward(params, a, true)
-  let perm = new Int32Array(0)
-  let at = 0
-  const nextRow = (): number => {
-    if (at >= perm.length) {
-      perm = Int32Array.from({ length: n }, (_, i) => i)
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1))
-        const tmp = perm[i]!
-        perm[i] = perm[j]!
-        perm[j] = tmp
-      }
-      at = 0
-    }
-    return perm[at++]!
-  }
+  const nextRow = Gmm.epochRows(n, rnd)
   const every = o.every ?? 200
   let acc = 0
   let recent = 0
