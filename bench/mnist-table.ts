@@ -6,13 +6,15 @@
  */
 import * as fs from 'node:fs'
 
-interface Row {
+/** one cell of bench/mnist.ts (its JSON rows) */
+export interface Row {
   readonly w: number
   readonly solver: string
   readonly nfe: number
   readonly fid: number
   readonly accuracy: number
   readonly teacherRms: number
+  readonly seconds: number
 }
 
 const files = process.argv.slice(2)

@@ -18,6 +18,7 @@ import * as Tfjs from '../src/run/Tfjs.ts'
 import * as Codec from '../src/schedule/Codec.ts'
 import type * as S from '../src/schedule/SolverSchedule.ts'
 import * as Solvers from '../src/solvers/index.ts'
+import type { Row } from './mnist-table.ts'
 
 const arg = (k: string): string | undefined => {
   const i = process.argv.indexOf(`--${k}`)
@@ -63,15 +64,6 @@ const schedules = (nfe: number): ReadonlyArray<readonly [string, S.SolverSchedul
       })()),
 ]
 
-interface Row {
-  readonly w: number
-  readonly solver: string
-  readonly nfe: number
-  readonly fid: number
-  readonly accuracy: number
-  readonly teacherRms: number
-  readonly seconds: number
-}
 const rows: Row[] = []
 const started = performance.now()
 // the floor at this n: FID of n real training digits against the test statistics (same features, same n)

@@ -42,6 +42,17 @@ import * as Data from '../src/models/MnistData.ts'
 import * as Net from '../src/models/MnistNet.ts'
 import * as WG from '../src/models/WasmConvGrad.ts'
 
+/** the gradients of `vars`, read back and laid end to end in the order of the flat weight vector */
+const flatGrads = (vars: ReadonlyArray<tf.Variable>, grads: tf.NamedTensorMap, size: number): Float32Array => {
+  const g = new Float32Array(size)
+  let at = 0
+  for (const v of vars) {
+    const d = grads[v.name]!.dataSync() as Float32Array
+    g.set(d, at)
+    at += d.length
+  }
+  return g
+}
 // -------------------------------------------------------------------------------------------------
 // settings
 // -------------------------------------------------------------------------------------------------
@@ -223,14 +234,7 @@ const replica = async (rank: number, o: EpsOptions, peers: ReadonlyArray<Port>, 
       const zt = tf.tensor2d(z, [share, Data.PIXELS])
       const ct = tf.tensor2d(Net.oneHot(labels), [share, Net.LABELS])
       const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(Net.predict(net, xt, taus, ct, true), zt))) as tf.Scalar, vars)
-      const g = new Float32Array(weights.length)
-      let at = 0
-      for (const v of vars) {
-        const d = grads[v.name]!.dataSync() as Float32Array
-        g.set(d, at)
-        at += d.length
-      }
-      return { loss: value.dataSync()[0]!, grad: g }
+      return { loss: value.dataSync()[0]!, grad: flatGrads(vars, grads, weights.length) }
     })
     // all-reduce through rank 0 (sum in rank order, then the mean)
     let total: Float32Array
@@ -324,14 +328,7 @@ const trainClassifier = async (o: { seed: number; steps: number; batch: number; 
       const xt = tf.tensor2d(x, [o.batch, Data.PIXELS])
       const yt = tf.tensor2d(y, [o.batch, 10])
       const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yt, net.apply(xt, { training: true }) as tf.Tensor2D) as tf.Scalar, vars)
-      const g = new Float32Array(weights.length)
-      let at = 0
-      for (const v of vars) {
-        const d = grads[v.name]!.dataSync() as Float32Array
-        g.set(d, at)
-        at += d.length
-      }
-      return { loss: value.dataSync()[0]!, grad: g }
+      return { loss: value.dataSync()[0]!, grad: flatGrads(vars, grads, weights.length) }
     })
     step(weights, grad, lrAt({ lr: o.lr, warmup: 50, steps: o.steps }, s), 0)
     writeWeights(net, weights)
